@@ -1,0 +1,309 @@
+/* kv_rocksdb.c - RocksDB backend (C API).
+ *
+ * Physical key layout, one RocksDB keyspace for every partition:
+ *   data:        0x00 ++ ULEB128(root_len) ++ root ++ key
+ *   root marker: 0x01 ++ root                         (empty value)
+ * Encoding the root length keeps partitions apart: without it root "a" with key "b..." and
+ * root "ab" would share physical keys. With it every partition, and every key prefix inside a
+ * partition, is one contiguous range, so a prefix scan is a seek plus an upper bound and a
+ * prefix delete is a single range tombstone.
+ *
+ * Root markers are written in the same WriteBatch as any PUT to the partition, so they never
+ * lag the data. They are not removed when a partition empties (that would need a read inside
+ * the write path, racing concurrent writers); list_root_keys instead skips roots whose
+ * partition has no key left, so callers see exactly the non-empty partitions.
+ *
+ * Thread safety: rocksdb_t is thread-safe; the options objects here are only read after open.
+ *
+ * C API rules followed throughout: every errptr starts NULL and a returned message is freed
+ * with rocksdb_free; values are read through pinnable slices (NULL means "absent", which
+ * rocksdb_get cannot distinguish from an empty value without extra care). */
+#include "storage/kv.h"
+
+#include <rocksdb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ROCKS_TAG_DATA = 0x00, ROCKS_TAG_ROOT = 0x01 };
+
+/* Modest: point reads are also cached above this layer (kv_cache.c). */
+#define ROCKS_BLOCK_CACHE_BYTES (8u << 20)
+#define ROCKS_BLOOM_BITS_PER_KEY 10.0
+
+typedef struct {
+    rocksdb_t *db;
+    rocksdb_options_t *options;
+    rocksdb_block_based_table_options_t *table; /* owns the bloom filter policy */
+    rocksdb_cache_t *block_cache;
+    rocksdb_writeoptions_t *write_options;
+    rocksdb_readoptions_t *read_options; /* plain reads; shared, never modified after open */
+} rocks_kv;
+
+/* Fills err with a RocksDB message and frees the message. */
+static mc_status rocks_fail(mc_error *err, const char *what, char *msg) {
+    mc_error_set(err, MC_ERR_IO, "rocksdb %s: %s", what, msg ? msg : "unknown error");
+    rocksdb_free(msg);
+    return MC_ERR_IO;
+}
+
+/* ---- key encoding ---- */
+
+static void rocks_put_uleb128(mc_buf *b, size_t v) {
+    do {
+        uint8_t byte = v & 0x7F;
+        v >>= 7;
+        mc_buf_push(b, v ? (uint8_t)(byte | 0x80) : byte);
+    } while (v);
+}
+
+/* b := 0x00 ++ ULEB128(root_len) ++ root ++ key. */
+static void rocks_data_key(mc_buf *b, const uint8_t *root, size_t root_len, const uint8_t *key,
+                           size_t key_len) {
+    mc_buf_reset(b);
+    mc_buf_push(b, ROCKS_TAG_DATA);
+    rocks_put_uleb128(b, root_len);
+    mc_buf_append(b, root, root_len);
+    mc_buf_append(b, key, key_len);
+}
+
+static void rocks_root_key(mc_buf *b, const uint8_t *root, size_t root_len) {
+    mc_buf_reset(b);
+    mc_buf_push(b, ROCKS_TAG_ROOT);
+    mc_buf_append(b, root, root_len);
+}
+
+/* upper := the smallest key greater than every key starting with `prefix` (exclusive bound):
+ * drop trailing 0xFF bytes, then increment the last byte. Physical prefixes always start with
+ * a tag byte below 0xFF, so a byte to increment always remains. */
+static void rocks_upper_bound(mc_buf *upper, const mc_buf *prefix) {
+    mc_buf_reset(upper);
+    mc_buf_append(upper, prefix->data, prefix->len);
+    while (upper->len > 0 && upper->data[upper->len - 1] == 0xFF)
+        upper->len--;
+    upper->data[upper->len - 1]++;
+}
+
+static bool rocks_starts_with(const char *key, size_t key_len, const mc_buf *prefix) {
+    return key_len >= prefix->len && !memcmp(key, prefix->data, prefix->len);
+}
+
+/* ---- reads ---- */
+
+static mc_status rocks_get(void *self, const uint8_t *root, size_t root_len, const uint8_t *key,
+                           size_t key_len, uint8_t **value, size_t *value_len, mc_error *err) {
+    rocks_kv *r = self;
+    mc_buf k = {0};
+    rocks_data_key(&k, root, root_len, key, key_len);
+    char *msg = NULL;
+    rocksdb_pinnableslice_t *slice =
+        rocksdb_get_pinned(r->db, r->read_options, (const char *)k.data, k.len, &msg);
+    mc_buf_free(&k);
+    if (msg)
+        return rocks_fail(err, "get", msg);
+    if (!slice)
+        return MC_ERR_NOT_FOUND;
+    size_t len = 0;
+    const char *v = rocksdb_pinnableslice_value(slice, &len);
+    *value = mc_memdup(v, len);
+    *value_len = len;
+    rocksdb_pinnableslice_destroy(slice);
+    return MC_OK;
+}
+
+static mc_status rocks_find_by_prefix(void *self, const uint8_t *root, size_t root_len,
+                                      const uint8_t *prefix, size_t prefix_len, bool with_values,
+                                      mc_kv_entries *out, mc_error *err) {
+    rocks_kv *r = self;
+    mc_buf lower = {0}, upper = {0};
+    rocks_data_key(&lower, root, root_len, prefix, prefix_len);
+    rocks_upper_bound(&upper, &lower);
+
+    /* The upper bound lets RocksDB stop at the end of the range instead of reading (and
+     * skipping tombstones of) the next partition. The iterator reads one implicit snapshot. */
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)upper.data, upper.len);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(r->db, ro);
+    for (rocksdb_iter_seek(it, (const char *)lower.data, lower.len); rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        size_t klen = 0, vlen = 0;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (!rocks_starts_with(k, klen, &lower))
+            break; /* defensive: the upper bound already ends the range */
+        const char *v = with_values ? rocksdb_iter_value(it, &vlen) : NULL;
+        mc_kv_entries_push(out, k + lower.len, klen - lower.len, v, vlen, with_values);
+    }
+    char *msg = NULL;
+    rocksdb_iter_get_error(it, &msg);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    mc_buf_free(&lower);
+    mc_buf_free(&upper);
+    return msg ? rocks_fail(err, "scan", msg) : MC_OK;
+}
+
+/* True if the partition of `root` holds at least one key (probe is a reusable iterator). */
+static bool rocks_partition_nonempty(rocksdb_iterator_t *probe, const uint8_t *root,
+                                     size_t root_len, mc_buf *scratch) {
+    rocks_data_key(scratch, root, root_len, NULL, 0);
+    rocksdb_iter_seek(probe, (const char *)scratch->data, scratch->len);
+    if (!rocksdb_iter_valid(probe))
+        return false;
+    size_t klen = 0;
+    const char *k = rocksdb_iter_key(probe, &klen);
+    return rocks_starts_with(k, klen, scratch);
+}
+
+static mc_status rocks_list_root_keys(void *self, mc_kv_entries *out, mc_error *err) {
+    rocks_kv *r = self;
+    /* One snapshot for markers and probes, so a concurrent write cannot make us report a
+     * root from one state and skip it from another. */
+    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(r->db);
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_snapshot(ro, snap);
+    rocksdb_iterator_t *it = rocksdb_create_iterator(r->db, ro);
+    rocksdb_iterator_t *probe = rocksdb_create_iterator(r->db, ro);
+    mc_buf scratch = {0};
+
+    const char tag = ROCKS_TAG_ROOT;
+    for (rocksdb_iter_seek(it, &tag, 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen = 0;
+        const char *k = rocksdb_iter_key(it, &klen);
+        if (klen < 1 || (uint8_t)k[0] != ROCKS_TAG_ROOT)
+            break;
+        const uint8_t *root = (const uint8_t *)k + 1;
+        if (rocks_partition_nonempty(probe, root, klen - 1, &scratch))
+            mc_kv_entries_push(out, root, klen - 1, NULL, 0, false);
+    }
+    char *msg = NULL;
+    rocksdb_iter_get_error(it, &msg);
+    if (!msg)
+        rocksdb_iter_get_error(probe, &msg);
+    mc_buf_free(&scratch);
+    rocksdb_iter_destroy(probe);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    rocksdb_release_snapshot(r->db, snap);
+    return msg ? rocks_fail(err, "list roots", msg) : MC_OK;
+}
+
+/* ---- writes ---- */
+
+static void rocks_add_op(rocksdb_writebatch_t *wb, const uint8_t *root, size_t root_len,
+                         const mc_kv_op *op, mc_buf *k, mc_buf *upper) {
+    rocks_data_key(k, root, root_len, op->key, op->key_len);
+    switch (op->kind) {
+    case MC_KV_PUT:
+        rocksdb_writebatch_put(wb, (const char *)k->data, k->len, (const char *)op->value,
+                               op->value_len);
+        break;
+    case MC_KV_DELETE:
+        rocksdb_writebatch_delete(wb, (const char *)k->data, k->len);
+        break;
+    case MC_KV_DELETE_PREFIX:
+        /* An empty prefix gives the whole partition's range. The batch applies in order, so a
+         * later PUT in this batch lands after the tombstone and survives. */
+        rocks_upper_bound(upper, k);
+        rocksdb_writebatch_delete_range(wb, (const char *)k->data, k->len,
+                                        (const char *)upper->data, upper->len);
+        break;
+    }
+}
+
+static mc_status rocks_write_batch(void *self, const uint8_t *root, size_t root_len,
+                                   const mc_kv_batch *batch, mc_error *err) {
+    rocks_kv *r = self;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    mc_buf k = {0}, upper = {0};
+    bool has_put = false;
+    for (size_t i = 0; i < batch->len; i++) {
+        rocks_add_op(wb, root, root_len, &batch->ops[i], &k, &upper);
+        has_put |= batch->ops[i].kind == MC_KV_PUT;
+    }
+    if (has_put) {
+        rocks_root_key(&k, root, root_len);
+        rocksdb_writebatch_put(wb, (const char *)k.data, k.len, "", 0);
+    }
+    /* With sync set this returns after the WAL is fsync'd. RocksDB's write path groups
+     * concurrent writers into one WAL write and one fsync (group commit), so durable batches
+     * from many chains share disk flushes instead of queueing one fsync each. */
+    char *msg = NULL;
+    rocksdb_write(r->db, r->write_options, wb, &msg);
+    rocksdb_writebatch_destroy(wb);
+    mc_buf_free(&k);
+    mc_buf_free(&upper);
+    return msg ? rocks_fail(err, "write", msg) : MC_OK;
+}
+
+/* ---- lifecycle ---- */
+
+/* Frees whatever parts of r exist (also used for a half-opened store). */
+static void rocks_free(rocks_kv *r) {
+    if (r->db)
+        rocksdb_close(r->db);
+    if (r->read_options)
+        rocksdb_readoptions_destroy(r->read_options);
+    if (r->write_options)
+        rocksdb_writeoptions_destroy(r->write_options);
+    if (r->options)
+        rocksdb_options_destroy(r->options);
+    if (r->table)
+        rocksdb_block_based_options_destroy(r->table);
+    if (r->block_cache)
+        rocksdb_cache_destroy(r->block_cache);
+    free(r);
+}
+
+static void rocks_close(void *self) {
+    rocks_free(self);
+}
+
+static const mc_kv_vtable rocks_vtable = {
+    .name = "rocksdb",
+    .get = rocks_get,
+    .find_by_prefix = rocks_find_by_prefix,
+    .write_batch = rocks_write_batch,
+    .list_root_keys = rocks_list_root_keys,
+    .close = rocks_close,
+};
+
+static void rocks_configure(rocks_kv *r, const mc_kv_rocksdb_options *opts) {
+    r->options = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(r->options, opts->create_if_missing);
+    rocksdb_options_increase_parallelism(r->options, 2);
+
+    /* Bloom filters let point reads of absent keys skip most SST files. The table options
+     * take ownership of the filter policy; the factory copies the table options. */
+    r->table = rocksdb_block_based_options_create();
+    r->block_cache = rocksdb_cache_create_lru(ROCKS_BLOCK_CACHE_BYTES);
+    rocksdb_block_based_options_set_block_cache(r->table, r->block_cache);
+    rocksdb_block_based_options_set_filter_policy(
+        r->table, rocksdb_filterpolicy_create_bloom(ROCKS_BLOOM_BITS_PER_KEY));
+    rocksdb_options_set_block_based_table_factory(r->options, r->table);
+
+    r->write_options = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(r->write_options, opts->durable);
+    r->read_options = rocksdb_readoptions_create();
+}
+
+mc_status mc_kv_rocksdb_open(const char *path, const mc_kv_rocksdb_options *opts, mc_kv_store **out,
+                             mc_error *err) {
+    static const mc_kv_rocksdb_options defaults = {.durable = false, .create_if_missing = true};
+    *out = NULL;
+    rocks_kv *r = mc_calloc(1, sizeof *r);
+    rocks_configure(r, opts ? opts : &defaults);
+
+    /* A directory held by another open store fails here with RocksDB's LOCK error (RocksDB
+     * also tracks locks taken by this process, so a second in-process open fails too). */
+    char *msg = NULL;
+    r->db = rocksdb_open(r->options, path, &msg);
+    if (msg || !r->db) {
+        mc_error_set(err, MC_ERR_IO, "rocksdb open %s: %s", path, msg ? msg : "unknown error");
+        rocksdb_free(msg);
+        rocks_free(r);
+        return MC_ERR_IO;
+    }
+    mc_kv_store *s = mc_malloc(sizeof *s);
+    *s = (mc_kv_store){.vt = &rocks_vtable, .self = r};
+    *out = s;
+    return MC_OK;
+}

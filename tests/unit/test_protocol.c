@@ -1,0 +1,132 @@
+/* End-to-end protocol tests on an in-process network of 4 validators. */
+#include "testnet.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+#define TOKENS(n) ((mc_amount)(n) * MC_AMOUNT_ONE)
+
+static const mc_owner CHAIN_ACCOUNT = {.is_chain = true};
+
+typedef struct {
+    tn_net *net;
+    mc_keypair alice_key, bob_key;
+    mc_owner alice, bob;
+    mc_chain_id a, b;
+    mc_client *alice_client, *bob_client;
+} two_chains;
+
+static void setup_two_chains(two_chains *t, uint32_t shards, bool rocksdb) {
+    t->net = tn_new(4, shards, rocksdb);
+    tn_key(&t->alice_key, 1);
+    tn_key(&t->bob_key, 2);
+    t->alice = mc_owner_from_pubkey(&t->alice_key.pub);
+    t->bob = mc_owner_from_pubkey(&t->bob_key.pub);
+    mc_ownership oa = {0}, ob = {0};
+    mc_ownership_single(&oa, &t->alice);
+    mc_ownership_single(&ob, &t->bob);
+    t->a = tn_add_chain(t->net, &oa, TOKENS(100));
+    t->b = tn_add_chain(t->net, &ob, 0);
+    mc_ownership_free(&oa);
+    mc_ownership_free(&ob);
+    t->alice_client = tn_client(t->net, &t->alice_key, 1);
+    t->bob_client = tn_client(t->net, &t->bob_key, 1);
+}
+
+static void teardown_two_chains(two_chains *t) {
+    tn_client_free(t->alice_client);
+    tn_client_free(t->bob_client);
+    tn_free(t->net);
+}
+
+static void expect_ok(mc_status st, const mc_error *err) {
+    cr_assert_eq(st, MC_OK, "unexpected error: %s", err->message);
+}
+
+/* Every validator agrees on height, tip and state hash of the chain. */
+static void assert_validators_agree(tn_net *net, const mc_chain_id *chain) {
+    mc_chain_info first = tn_info(net, 0, chain, NULL);
+    for (size_t i = 1; i < net->n; i++) {
+        if (net->behaviour[i] != TN_HONEST)
+            continue;
+        mc_chain_info info = tn_info(net, i, chain, NULL);
+        cr_assert_eq(info.next_block_height, first.next_block_height, "validator %zu height", i);
+        cr_assert(mc_hash_equal(&info.state_hash, &first.state_hash), "validator %zu state", i);
+        cr_assert(mc_hash_equal(&info.block_hash, &first.block_hash), "validator %zu tip", i);
+        mc_chain_info_free(&info);
+    }
+    mc_chain_info_free(&first);
+}
+
+Test(protocol, transfer_across_chains_and_back) {
+    two_chains t;
+    setup_two_chains(&t, 1, false);
+    mc_error err = {0};
+    mc_account to_b = {.chain_id = t.b, .owner = CHAIN_ACCOUNT};
+    expect_ok(mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(10), &err),
+              &err);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert(tn_balance(t.net, i, &t.a, NULL) == TOKENS(90));
+        cr_assert(tn_balance(t.net, i, &t.b, NULL) == 0, "credit waits in the inbox");
+    }
+    expect_ok(mc_client_process_inbox(t.bob_client, &t.b, &err), &err);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(tn_balance(t.net, i, &t.b, NULL) == TOKENS(10));
+
+    /* Back, to alice's own account on chain A. */
+    mc_account to_alice = {.chain_id = t.a, .owner = t.alice};
+    expect_ok(mc_client_transfer(t.bob_client, &t.b, &CHAIN_ACCOUNT, &to_alice, TOKENS(3), &err),
+              &err);
+    expect_ok(mc_client_process_inbox(t.alice_client, &t.a, &err), &err);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert(tn_balance(t.net, i, &t.a, NULL) == TOKENS(90));
+        cr_assert(tn_balance(t.net, i, &t.a, &t.alice) == TOKENS(3));
+        cr_assert(tn_balance(t.net, i, &t.b, NULL) == TOKENS(7));
+    }
+    /* The client's local view matches the validators'. */
+    mc_chain_info info;
+    expect_ok(mc_client_local_info(t.alice_client, &t.a, &t.alice, &info, &err), &err);
+    cr_assert(info.requested_owner_balance == TOKENS(3));
+    cr_assert_eq(info.next_block_height, 2);
+    mc_chain_info_free(&info);
+    assert_validators_agree(t.net, &t.a);
+    assert_validators_agree(t.net, &t.b);
+    teardown_two_chains(&t);
+}
+
+Test(protocol, insufficient_funds_is_refused_without_a_block) {
+    two_chains t;
+    setup_two_chains(&t, 1, false);
+    mc_error err = {0};
+    mc_account to_a = {.chain_id = t.a, .owner = CHAIN_ACCOUNT};
+    mc_status st = mc_client_transfer(t.bob_client, &t.b, &CHAIN_ACCOUNT, &to_a, TOKENS(1), &err);
+    cr_assert_eq(st, MC_ERR_INVALID);
+    cr_assert(strstr(err.message, "insufficient balance"), "got: %s", err.message);
+    mc_chain_info info = tn_info(t.net, 0, &t.b, NULL);
+    cr_assert_eq(info.next_block_height, 0);
+    mc_chain_info_free(&info);
+    teardown_two_chains(&t);
+}
+
+Test(protocol, same_chain_transfer_between_owners_and_sharded_validators) {
+    two_chains t;
+    setup_two_chains(&t, 3, false);
+    mc_error err = {0};
+    mc_account to_alice = {.chain_id = t.a, .owner = t.alice};
+    expect_ok(
+        mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_alice, TOKENS(40), &err),
+        &err);
+    mc_account to_bob_on_b = {.chain_id = t.b, .owner = t.bob};
+    expect_ok(mc_client_transfer(t.alice_client, &t.a, &t.alice, &to_bob_on_b, TOKENS(15), &err),
+              &err);
+    expect_ok(mc_client_process_inbox(t.bob_client, &t.b, &err), &err);
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert(tn_balance(t.net, i, &t.a, NULL) == TOKENS(60));
+        cr_assert(tn_balance(t.net, i, &t.a, &t.alice) == TOKENS(25));
+        cr_assert(tn_balance(t.net, i, &t.b, &t.bob) == TOKENS(15));
+    }
+    /* Spending someone else's account is refused. */
+    mc_status st = mc_client_transfer(t.bob_client, &t.b, &t.alice, &to_alice, 1, &err);
+    cr_assert_eq(st, MC_ERR_INVALID);
+    teardown_two_chains(&t);
+}

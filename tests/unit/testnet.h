@@ -1,0 +1,75 @@
+/* testnet.h - an in-process network for tests: N validators (each with its own storage
+ * and M shards), a manual clock, chains created at genesis, and clients. Validators can be
+ * replaced by misbehaving wrappers, stopped and reopened. */
+#ifndef MC_TESTNET_H
+#define MC_TESTNET_H
+
+#include "client/client.h"
+#include "worker/local_validator.h"
+
+#define TN_MAX_VALIDATORS 8
+
+typedef enum {
+    TN_HONEST = 0,
+    TN_DOWN,         /* unreachable */
+    TN_EQUIVOCATE,   /* votes for everything, including conflicting blocks */
+    TN_FORGE,        /* returns votes with invalid signatures */
+    TN_GARBAGE,      /* signs random values */
+    TN_REPLAY,       /* answers with the first vote it ever saw */
+} tn_behaviour;
+
+typedef struct tn_net tn_net;
+
+/* Transport context of validator i (what a client's mc_node points to). */
+typedef struct {
+    tn_net *net;
+    size_t i;
+} tn_node_ctx;
+
+struct tn_net {
+    size_t n;
+    uint32_t n_shards;
+    bool rocksdb;
+    mc_keypair keys[TN_MAX_VALIDATORS];
+    mc_committee committee;
+    mc_kv_store *stores[TN_MAX_VALIDATORS];
+    char *dirs[TN_MAX_VALIDATORS];
+    mc_local_validator *validators[TN_MAX_VALIDATORS];
+    tn_behaviour behaviour[TN_MAX_VALIDATORS];
+    /* Byzantine validators keep their own "amnesiac" storage to vote for anything. */
+    mc_kv_store *evil_stores[TN_MAX_VALIDATORS];
+    mc_local_validator *evil[TN_MAX_VALIDATORS];
+    mc_buf replay[TN_MAX_VALIDATORS];
+    uint64_t rng;
+    volatile mc_timestamp now;
+    mc_chain_description *chains;
+    size_t n_chains;
+    tn_node_ctx node_ctx[TN_MAX_VALIDATORS];
+};
+
+/* Creates n validators with n_shards shards each, on memory or RocksDB storage. */
+tn_net *tn_new(size_t n, uint32_t n_shards, bool rocksdb);
+void tn_free(tn_net *net);
+mc_clock tn_clock(tn_net *net);
+void tn_advance(tn_net *net, uint64_t us);
+
+/* A deterministic key (seed byte). */
+void tn_key(mc_keypair *kp, uint8_t seed);
+
+/* Adds a genesis chain on every validator; returns its id. */
+mc_chain_id tn_add_chain(tn_net *net, const mc_ownership *o, mc_amount balance);
+
+/* A client holding `keys`, tracking every genesis chain; free with tn_client_free. */
+mc_client *tn_client(tn_net *net, const mc_keypair *keys, size_t n_keys);
+void tn_client_free(mc_client *c);
+
+void tn_set_behaviour(tn_net *net, size_t i, tn_behaviour b);
+/* Stops validator i (closing its storage) and restarts it on the same storage. */
+void tn_restart(tn_net *net, size_t i);
+
+/* A chain's info as validator i sees it (directly from its storage). */
+mc_chain_info tn_info(tn_net *net, size_t i, const mc_chain_id *chain, const mc_owner *owner);
+/* Balance of an account at validator i. */
+mc_amount tn_balance(tn_net *net, size_t i, const mc_chain_id *chain, const mc_owner *owner);
+
+#endif

@@ -1,0 +1,15 @@
+/* testutil.h - helpers shared by the unit tests. */
+#ifndef MC_TESTUTIL_H
+#define MC_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Creates a fresh temporary directory and returns its path (caller frees). */
+char *tu_make_temp_dir(void);
+/* Removes a directory tree (rm -rf). */
+void tu_remove_tree(const char *path);
+/* Deterministic pseudo-random generator (xorshift64*) for reproducible property tests. */
+uint64_t tu_rand(uint64_t *state);
+
+#endif
