@@ -39,16 +39,31 @@ void mc_genesis_free(mc_genesis *g);
 /* Appends a Root chain with index n_chains, the genesis timestamp, epoch 0, the given
  * ownership (copied) and balance. */
 void mc_genesis_add_chain(mc_genesis *g, const mc_ownership *ownership, mc_amount balance);
+/* Deep copy (dst is overwritten, not freed). */
+void mc_genesis_clone(mc_genesis *dst, const mc_genesis *src);
 
 /* JSON conversion. Parsing validates everything (hex lengths, sorted-unique owners via
  * mc_ownership_build, committee via mc_committee_add, amounts via mc_amount_parse, indexes
  * equal to positions) and reports the first problem with its JSON path, e.g.
- * "chains[2].ownership.owners[0].weight: must be a positive integer". */
+ * "chains[2].ownership.owners[0].weight: must be a positive integer". Unknown keys are
+ * ignored. Optional keys: "super_owners" (default []), "open_multi_leader_rounds" (false)
+ * and "timeout" (10 s base, 1 s increment, no fast-round limit); "fast_round_ms" must be
+ * present but may be null. Owners are 64-hex-digit addresses ("chain" is rejected: the chain
+ * account cannot own a chain). On failure *out is left empty. */
 mc_status mc_genesis_from_json(const char *text, mc_genesis *out, mc_error *err);
-/* Returns a malloc'd, pretty-printed JSON string (caller frees). */
+/* Checks that g can be written as JSON and read back to the same value (and hash):
+ * non-empty name and committee, at least one chain, chains[i] = Root(i) with the genesis
+ * timestamp and epoch 0, owners sorted, unique and not the chain account, integers at most
+ * INT64_MAX, timeouts in whole milliseconds. Errors name the JSON path. */
+mc_status mc_genesis_check(const mc_genesis *g, mc_error *err);
+/* Returns a malloc'd, pretty-printed JSON string (caller frees), or NULL if
+ * mc_genesis_check fails. mc_genesis_from_json of the result gives back g. */
 char *mc_genesis_to_json(const mc_genesis *g);
+/* Reports an unreadable file as MC_ERR_IO "cannot read genesis file '<path>': <reason>",
+ * and a bad document as "genesis file '<path>': <from_json error>". */
 mc_status mc_genesis_load(const char *path, mc_genesis *out, mc_error *err);
-/* Writes atomically (temporary file + rename), mode 0644. */
+/* Writes atomically (temporary file + fsync + rename), mode 0644. MC_ERR_INVALID if
+ * mc_genesis_check fails. */
 mc_status mc_genesis_save(const char *path, const mc_genesis *g, mc_error *err);
 
 /* H("Genesis::" || bcs(name, timestamp, committee, chains)): identifies the network. */
@@ -56,7 +71,9 @@ mc_hash mc_genesis_hash(const mc_genesis *g);
 
 /* Writes the committee, the genesis hash and every genesis chain into a validator's (or a
  * client's) storage. Idempotent: re-running on the same storage is a no-op; running with a
- * different genesis fails with MC_ERR_INVALID. */
+ * different genesis fails with MC_ERR_INVALID. The genesis hash record is written last, so an
+ * interrupted run leaves storage "not initialised" and a rerun with the same genesis
+ * completes it (a rerun with another genesis is refused). */
 mc_status mc_genesis_initialize_storage(mc_kv_store *kv, const mc_genesis *g, mc_error *err);
 
 /* True if storage was initialised (by any genesis). */

@@ -606,7 +606,8 @@ static mc_status build_block(mc_client *c, const mc_chain_id *chain, const mc_op
     for (size_t i = 0; i < info.n_requested_pending_bundles; i++) {
         mc_transaction tx = {.kind = MC_TX_RECEIVE_MESSAGES};
         tx.incoming = info.requested_pending_bundles[i];
-        tx.incoming.action = MC_BUNDLE_ACCEPT;
+        /* A closed chain can only reject: its tracked credits bounce back to the senders. */
+        tx.incoming.action = info.closed ? MC_BUNDLE_REJECT : MC_BUNDLE_ACCEPT;
         mc_proposed_block_add_transaction(b, &tx);
     }
     for (size_t i = 0; i < n_ops; i++) {

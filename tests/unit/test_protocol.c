@@ -2,6 +2,7 @@
 #include "testnet.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #define TOKENS(n) ((mc_amount)(n) * MC_AMOUNT_ONE)
@@ -128,5 +129,72 @@ Test(protocol, same_chain_transfer_between_owners_and_sharded_validators) {
     /* Spending someone else's account is refused. */
     mc_status st = mc_client_transfer(t.bob_client, &t.b, &t.alice, &to_alice, 1, &err);
     cr_assert_eq(st, MC_ERR_INVALID);
+    teardown_two_chains(&t);
+}
+
+Test(protocol, open_chain_then_transfer_then_close) {
+    two_chains t;
+    setup_two_chains(&t, 2, false);
+    mc_error err = {0};
+    mc_ownership child_owner = {0};
+    mc_ownership_single(&child_owner, &t.bob);
+    mc_chain_description child = {0};
+    expect_ok(mc_client_open_chain(t.alice_client, &t.a, &child_owner, TOKENS(5), &child, &err),
+              &err);
+    mc_chain_id child_id = mc_chain_description_id(&child);
+    cr_assert_eq(child.origin, MC_ORIGIN_CHILD);
+    cr_assert(mc_hash_equal(&child.parent, &t.a));
+    for (size_t i = 0; i < 4; i++) {
+        cr_assert(tn_balance(t.net, i, &t.a, NULL) == TOKENS(95));
+        cr_assert(tn_balance(t.net, i, &child_id, NULL) == TOKENS(5));
+    }
+    /* Bob learns the description out of band and uses the new chain. */
+    expect_ok(mc_client_track_chain(t.bob_client, &child, &err), &err);
+    mc_account to_b = {.chain_id = t.b, .owner = CHAIN_ACCOUNT};
+    expect_ok(mc_client_transfer(t.bob_client, &child_id, &CHAIN_ACCOUNT, &to_b, TOKENS(2), &err),
+              &err);
+    expect_ok(mc_client_process_inbox(t.bob_client, &t.b, &err), &err);
+    cr_assert(tn_balance(t.net, 2, &t.b, NULL) == TOKENS(2));
+
+    /* Bob closes the chain; a later credit to it is rejected and bounces back to A. */
+    expect_ok(mc_client_close_chain(t.bob_client, &child_id, &err), &err);
+    mc_account to_child = {.chain_id = child_id, .owner = CHAIN_ACCOUNT};
+    expect_ok(
+        mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_child, TOKENS(1), &err),
+        &err);
+    mc_status st =
+        mc_client_transfer(t.bob_client, &child_id, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err);
+    cr_assert_eq(st, MC_ERR_INVALID, "a closed chain cannot transfer");
+    expect_ok(mc_client_process_inbox(t.bob_client, &child_id, &err), &err); /* rejects */
+    expect_ok(mc_client_process_inbox(t.alice_client, &t.a, &err), &err);    /* bounce */
+    for (size_t i = 0; i < 4; i++) {
+        mc_amount bal = tn_balance(t.net, i, &t.a, NULL);
+        cr_assert(bal == TOKENS(95), "A has %llu attos", (unsigned long long)bal);
+        cr_assert(tn_balance(t.net, i, &child_id, NULL) == TOKENS(3));
+        mc_chain_info info = tn_info(t.net, i, &child_id, NULL);
+        cr_assert(info.closed);
+        mc_chain_info_free(&info);
+    }
+    mc_chain_description_free(&child);
+    mc_ownership_free(&child_owner);
+    teardown_two_chains(&t);
+}
+
+Test(protocol, change_ownership_hands_the_chain_over) {
+    two_chains t;
+    setup_two_chains(&t, 1, false);
+    mc_error err = {0};
+    mc_ownership to_bob = {0};
+    mc_ownership_single(&to_bob, &t.bob);
+    expect_ok(mc_client_change_ownership(t.alice_client, &t.a, &to_bob, &err), &err);
+    mc_account to_b = {.chain_id = t.b, .owner = CHAIN_ACCOUNT};
+    mc_status st =
+        mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err);
+    cr_assert_neq(st, MC_OK, "alice no longer owns chain A");
+    expect_ok(mc_client_transfer(t.bob_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err),
+              &err);
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(tn_balance(t.net, i, &t.a, NULL) == TOKENS(99));
+    mc_ownership_free(&to_bob);
     teardown_two_chains(&t);
 }

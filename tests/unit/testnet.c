@@ -8,10 +8,13 @@
 #include <string.h>
 
 static mc_timestamp manual_now(void *ctx) {
-    return ((tn_net *)ctx)->now;
+    tn_net *net = ctx;
+    return net->real_clock ? mc_clock_now(NULL) : net->now;
 }
 
 mc_clock tn_clock(tn_net *net) {
+    if (net->real_clock)
+        return (mc_clock){0};
     return (mc_clock){.now = manual_now, .ctx = net};
 }
 
@@ -92,9 +95,10 @@ void tn_free(tn_net *net) {
 }
 
 mc_chain_id tn_add_chain(tn_net *net, const mc_ownership *o, mc_amount balance) {
+    mc_clock clock = tn_clock(net);
     mc_chain_description d = {.origin = MC_ORIGIN_ROOT,
                               .root_index = (uint32_t)net->n_chains,
-                              .timestamp = net->now,
+                              .timestamp = mc_clock_now(&clock),
                               .balance = balance};
     mc_ownership_clone(&d.ownership, o);
     for (size_t i = 0; i < net->n; i++)

@@ -42,6 +42,7 @@ struct tn_net {
     mc_buf replay[TN_MAX_VALIDATORS];
     uint64_t rng;
     volatile mc_timestamp now;
+    bool real_clock; /* set before adding chains: use the system clock */
     mc_chain_description *chains;
     size_t n_chains;
     tn_node_ctx node_ctx[TN_MAX_VALIDATORS];
