@@ -41,16 +41,17 @@ void mc_genesis_free(mc_genesis *g) {
 }
 
 void mc_genesis_add_chain(mc_genesis *g, const mc_ownership *ownership, mc_amount balance) {
+    /* Copy before growing the array: `ownership` may point into it (copying a chain). */
+    mc_chain_description d = {
+        .origin = MC_ORIGIN_ROOT,
+        .root_index = (uint32_t)g->n_chains,
+        .timestamp = g->timestamp,
+        .epoch = 0,
+        .balance = balance,
+    };
+    mc_ownership_clone(&d.ownership, ownership);
     g->chains = mc_realloc(g->chains, (g->n_chains + 1) * sizeof *g->chains);
-    mc_chain_description *d = &g->chains[g->n_chains];
-    memset(d, 0, sizeof *d);
-    d->origin = MC_ORIGIN_ROOT;
-    d->root_index = (uint32_t)g->n_chains;
-    d->timestamp = g->timestamp;
-    mc_ownership_clone(&d->ownership, ownership);
-    d->epoch = 0;
-    d->balance = balance;
-    g->n_chains++;
+    g->chains[g->n_chains++] = d;
 }
 
 void mc_genesis_clone(mc_genesis *dst, const mc_genesis *src) {
@@ -161,7 +162,7 @@ static mc_status val_string(jp *p, const json_t *v, const char **out) {
 }
 
 static mc_status val_hex32(jp *p, const json_t *v, uint8_t out[32]) {
-    const char *s;
+    const char *s = NULL;
     mc_status st = val_string(p, v, &s);
     if (st)
         return st;
@@ -211,7 +212,7 @@ static mc_status field_bool_opt(jp *p, const json_t *obj, const char *key, bool 
 
 /* Milliseconds in JSON, microseconds inside. */
 static mc_status field_ms(jp *p, const json_t *obj, const char *key, uint64_t *out_us) {
-    uint64_t ms;
+    uint64_t ms = 0;
     mc_status st = field_u64(p, obj, key, 0, UINT64_MAX / US_PER_MS, &ms);
     if (!st)
         *out_us = ms * US_PER_MS;
@@ -345,8 +346,8 @@ static mc_status parse_ownership(jp *p, const json_t *v, void *out) {
     if (!st)
         st = field(p, v, "timeout", parse_timeout, &timeout);
     mc_error inner = {0};
-    if (!st && mc_ownership_build(o, l.supers, l.n_supers, l.owners, l.n_owners,
-                                  (uint32_t)rounds, &inner) != MC_OK)
+    if (!st && mc_ownership_build(o, l.supers, l.n_supers, l.owners, l.n_owners, (uint32_t)rounds,
+                                  &inner) != MC_OK)
         st = jp_fail(p, "%s", inner.message); /* unreachable: the lists were checked above */
     if (!st) {
         o->open_multi_leader_rounds = open;
@@ -400,7 +401,7 @@ static mc_status parse_committee(jp *p, const json_t *v, void *out) {
 }
 
 static mc_status check_chain_index(jp *p, const json_t *v, size_t i) {
-    uint64_t index;
+    uint64_t index = 0;
     mc_status st = field_u64(p, v, "index", 0, UINT32_MAX, &index);
     if (st || index == i)
         return st;
@@ -412,7 +413,7 @@ static mc_status check_chain_index(jp *p, const json_t *v, size_t i) {
 }
 
 static mc_status parse_balance(jp *p, const json_t *v, mc_amount *out) {
-    const char *s;
+    const char *s = NULL;
     mc_status st = field_string(p, v, "balance", &s);
     mc_error inner = {0};
     if (!st && mc_amount_parse(s, out, &inner) != MC_OK) {
@@ -494,8 +495,8 @@ static mc_status check_ms(jp *p, const char *key, uint64_t us) {
     if (us % US_PER_MS == 0)
         return MC_OK;
     size_t m = jp_key(p, key);
-    mc_status st = jp_fail(p, "%llu us is not a whole number of milliseconds",
-                           (unsigned long long)us);
+    mc_status st =
+        jp_fail(p, "%llu us is not a whole number of milliseconds", (unsigned long long)us);
     jp_restore(p, m);
     return st;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_RECOVERY_DEPTH 4
+#define MAX_RECOVERY_DEPTH 32
 #define SEND_TRIES 5
 #define DOWNLOAD_BATCH 50
 #define MAX_TIMEOUT_SLEEP_US (30u * 1000000u)
