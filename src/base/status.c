@@ -23,15 +23,24 @@ void mc_error_clear(mc_error *err) {
 
 const char *mc_status_name(mc_status code) {
     switch (code) {
-    case MC_OK: return "ok";
-    case MC_ERR_DECODE: return "decode";
-    case MC_ERR_INVALID: return "invalid";
-    case MC_ERR_SIGNATURE: return "signature";
-    case MC_ERR_NOT_FOUND: return "not-found";
-    case MC_ERR_IO: return "io";
-    case MC_ERR_NOMEM: return "nomem";
-    case MC_ERR_OVERFLOW: return "overflow";
-    case MC_ERR_UNAVAILABLE: return "unavailable";
+    case MC_OK:
+        return "ok";
+    case MC_ERR_DECODE:
+        return "decode";
+    case MC_ERR_INVALID:
+        return "invalid";
+    case MC_ERR_SIGNATURE:
+        return "signature";
+    case MC_ERR_NOT_FOUND:
+        return "not-found";
+    case MC_ERR_IO:
+        return "io";
+    case MC_ERR_NOMEM:
+        return "nomem";
+    case MC_ERR_OVERFLOW:
+        return "overflow";
+    case MC_ERR_UNAVAILABLE:
+        return "unavailable";
     }
     return "unknown";
 }

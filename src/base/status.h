@@ -11,14 +11,14 @@
 
 typedef enum {
     MC_OK = 0,
-    MC_ERR_DECODE,        /* malformed canonical bytes */
-    MC_ERR_INVALID,       /* well-formed but violates a rule */
-    MC_ERR_SIGNATURE,     /* a signature does not verify */
-    MC_ERR_NOT_FOUND,     /* a key, chain or certificate is absent */
-    MC_ERR_IO,            /* storage or file failure */
-    MC_ERR_NOMEM,         /* allocation failure */
-    MC_ERR_OVERFLOW,      /* arithmetic overflow or underflow */
-    MC_ERR_UNAVAILABLE,   /* a peer could not be reached */
+    MC_ERR_DECODE,      /* malformed canonical bytes */
+    MC_ERR_INVALID,     /* well-formed but violates a rule */
+    MC_ERR_SIGNATURE,   /* a signature does not verify */
+    MC_ERR_NOT_FOUND,   /* a key, chain or certificate is absent */
+    MC_ERR_IO,          /* storage or file failure */
+    MC_ERR_NOMEM,       /* allocation failure */
+    MC_ERR_OVERFLOW,    /* arithmetic overflow or underflow */
+    MC_ERR_UNAVAILABLE, /* a peer could not be reached */
 } mc_status;
 
 #define MC_ERROR_MSG_MAX 240

@@ -43,8 +43,8 @@ static uint64_t get_be(const uint8_t *p, int n) {
 }
 
 /* key = tag ++ hash [++ be64 height [++ be32 tx]] */
-static size_t make_key(uint8_t out[MAX_KEY], uint8_t tag, const mc_hash *h, int n_nums,
-                       uint64_t a, uint32_t b) {
+static size_t make_key(uint8_t out[MAX_KEY], uint8_t tag, const mc_hash *h, int n_nums, uint64_t a,
+                       uint32_t b) {
     size_t n = 0;
     out[n++] = tag;
     if (h) {
@@ -159,8 +159,7 @@ mc_status mc_chain_load(mc_kv_store *kv, const mc_chain_id *id, mc_chain_state *
     out->tip = tip.tip;
     out->timestamp = tip.timestamp;
     key = KEY_EXEC;
-    st = read_decoded(kv, root, ROOT_LEN, &key, 1, exec_decode, &out->exec, "execution state",
-                      err);
+    st = read_decoded(kv, root, ROOT_LEN, &key, 1, exec_decode, &out->exec, "execution state", err);
     key = KEY_MANAGER;
     if (!st)
         st = read_decoded(kv, root, ROOT_LEN, &key, 1, manager_decode, &out->manager,
@@ -330,9 +329,8 @@ void mc_outbox_remove(mc_kv_batch *batch, const mc_chain_id *recipient, mc_heigh
     mc_kv_batch_delete(batch, key, klen);
 }
 
-mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain,
-                            const mc_chain_id *recipient, mc_height **heights, size_t *n,
-                            mc_error *err) {
+mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                            mc_height **heights, size_t *n, mc_error *err) {
     uint8_t root[ROOT_LEN], prefix[MAX_KEY];
     make_root(root, ROOT_CHAIN, chain);
     size_t plen = make_key(prefix, KEY_OUTBOX, recipient, 0, 0, 0);
@@ -357,8 +355,8 @@ mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain,
     return MC_OK;
 }
 
-mc_status mc_outbox_recipients(mc_kv_store *kv, const mc_chain_id *chain,
-                               mc_chain_id **recipients, size_t *n, mc_error *err) {
+mc_status mc_outbox_recipients(mc_kv_store *kv, const mc_chain_id *chain, mc_chain_id **recipients,
+                               size_t *n, mc_error *err) {
     uint8_t root[ROOT_LEN], prefix = KEY_OUTBOX;
     make_root(root, ROOT_CHAIN, chain);
     mc_kv_entries e = {0};
@@ -413,8 +411,7 @@ mc_status mc_cert_put(mc_kv_store *kv, const mc_certificate *cert, mc_error *err
     return st;
 }
 
-mc_status mc_cert_get(mc_kv_store *kv, const mc_hash *hash, mc_certificate *out,
-                      mc_error *err) {
+mc_status mc_cert_get(mc_kv_store *kv, const mc_hash *hash, mc_certificate *out, mc_error *err) {
     uint8_t root[ROOT_LEN];
     make_root(root, ROOT_CERT, hash);
     return read_decoded(kv, root, ROOT_LEN, NULL, 0, cert_decode, out, "certificate", err);
@@ -452,8 +449,8 @@ mc_status mc_description_get(mc_kv_store *kv, const mc_chain_id *id, mc_chain_de
                              mc_error *err) {
     uint8_t root[ROOT_LEN];
     make_root(root, ROOT_DESCRIPTION, id);
-    return read_decoded(kv, root, ROOT_LEN, NULL, 0, description_decode, out,
-                        "chain description", err);
+    return read_decoded(kv, root, ROOT_LEN, NULL, 0, description_decode, out, "chain description",
+                        err);
 }
 
 static const uint8_t NETWORK_ROOT[1] = {ROOT_NETWORK};

@@ -45,8 +45,7 @@ typedef struct {
 void mc_chain_state_free(mc_chain_state *s);
 
 /* Loads a chain; an absent chain gives active == false and MC_OK. */
-mc_status mc_chain_load(mc_kv_store *kv, const mc_chain_id *id, mc_chain_state *out,
-                        mc_error *err);
+mc_status mc_chain_load(mc_kv_store *kv, const mc_chain_id *id, mc_chain_state *out, mc_error *err);
 
 /* Initialises an inactive state from a description (height 0, initial balance, first
  * round). Does not write anything. */
@@ -80,12 +79,11 @@ void mc_inbox_remove(mc_kv_batch *batch, const mc_chain_id *origin, const mc_mes
 void mc_outbox_add(mc_kv_batch *batch, const mc_chain_id *recipient, mc_height height);
 void mc_outbox_remove(mc_kv_batch *batch, const mc_chain_id *recipient, mc_height height);
 /* Heights queued for recipient, ascending (caller frees *heights). */
-mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain,
-                            const mc_chain_id *recipient, mc_height **heights, size_t *n,
-                            mc_error *err);
+mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                            mc_height **heights, size_t *n, mc_error *err);
 /* Distinct recipients with a non-empty outbox (caller frees *recipients). */
-mc_status mc_outbox_recipients(mc_kv_store *kv, const mc_chain_id *chain,
-                               mc_chain_id **recipients, size_t *n, mc_error *err);
+mc_status mc_outbox_recipients(mc_kv_store *kv, const mc_chain_id *chain, mc_chain_id **recipients,
+                               size_t *n, mc_error *err);
 
 /* ---- blocks and certificates ---- */
 
@@ -95,8 +93,7 @@ mc_status mc_chain_block_hash(mc_kv_store *kv, const mc_chain_id *chain, mc_heig
 /* Stores a certificate under its value hash (its own partition, written before the chain
  * state so a crash can leave an orphan certificate but never a chain without one). */
 mc_status mc_cert_put(mc_kv_store *kv, const mc_certificate *cert, mc_error *err);
-mc_status mc_cert_get(mc_kv_store *kv, const mc_hash *hash, mc_certificate *out,
-                      mc_error *err);
+mc_status mc_cert_get(mc_kv_store *kv, const mc_hash *hash, mc_certificate *out, mc_error *err);
 /* The confirmed certificate of a chain at a height. */
 mc_status mc_cert_get_by_height(mc_kv_store *kv, const mc_chain_id *chain, mc_height height,
                                 mc_certificate *out, mc_error *err);

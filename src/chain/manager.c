@@ -102,8 +102,7 @@ mc_round mc_round_next(const mc_ownership *o, const mc_round *r) {
             return make_round(MC_ROUND_VALIDATOR, 0);
         return make_round(MC_ROUND_SINGLE_LEADER, r->number + 1);
     case MC_ROUND_VALIDATOR:
-        return make_round(MC_ROUND_VALIDATOR, r->number == UINT32_MAX ? r->number
-                                                                      : r->number + 1);
+        return make_round(MC_ROUND_VALIDATOR, r->number == UINT32_MAX ? r->number : r->number + 1);
     }
     return *r;
 }
@@ -134,8 +133,7 @@ bool mc_round_duration(const mc_ownership *o, const mc_round *r, uint64_t *durat
     return false;
 }
 
-bool mc_round_leader(const mc_ownership *o, mc_height height, const mc_round *r,
-                     mc_owner *leader) {
+bool mc_round_leader(const mc_ownership *o, mc_height height, const mc_round *r, mc_owner *leader) {
     if (r->kind != MC_ROUND_SINGLE_LEADER || o->n_owners == 0)
         return false;
     uint64_t total = 0;
@@ -190,8 +188,7 @@ static void arm_timer(mc_manager *m, const mc_ownership *o, mc_timestamp now) {
 }
 
 /* Moves to round r if it is ahead of the current one (re-arming the timer). */
-static void advance_to(mc_manager *m, const mc_ownership *o, const mc_round *r,
-                       mc_timestamp now) {
+static void advance_to(mc_manager *m, const mc_ownership *o, const mc_round *r, mc_timestamp now) {
     if (mc_round_cmp(r, &m->current_round) > 0) {
         m->current_round = *r;
         arm_timer(m, o, now);
@@ -250,16 +247,15 @@ static mc_check_result check_round(const mc_manager *m, const mc_ownership *o,
         return MC_CHECK_VOTE;
     }
     if (!mc_round_equal(round, cur))
-        return reject(code, MC_NODE_ERR_WRONG_ROUND, err,
-                      "proposal is not for the current round");
+        return reject(code, MC_NODE_ERR_WRONG_ROUND, err, "proposal is not for the current round");
     return MC_CHECK_VOTE;
 }
 
 /* After a confirmed vote, only a proposal justified by the original that made us vote (or
  * by a newer validated certificate) is acceptable. */
 static mc_check_result check_confirmed_vote(const mc_manager *m, const mc_block_proposal *p,
-                                            const mc_hash *block_hash,
-                                            mc_node_error_code *code, mc_error *err) {
+                                            const mc_hash *block_hash, mc_node_error_code *code,
+                                            mc_error *err) {
     const mc_vote *v = &m->confirmed_vote;
     bool same_block = mc_hash_equal(&v->value.value_hash, block_hash);
     if (p->original == MC_ORIGINAL_REGULAR) {
@@ -306,8 +302,7 @@ mc_check_result mc_manager_check_proposal(const mc_manager *m, const mc_ownershi
     mc_owner signer = mc_owner_from_pubkey(&p->public_key);
     const mc_round *round = &p->content.round;
     if (!mc_round_can_propose(o, height, round, &signer))
-        return reject(code, MC_NODE_ERR_WRONG_ROUND, err,
-                      "signer may not propose in this round");
+        return reject(code, MC_NODE_ERR_WRONG_ROUND, err, "signer may not propose in this round");
     mc_check_result r = check_round(m, o, p, &signer, code, err);
     if (r != MC_CHECK_VOTE)
         return r;
@@ -329,10 +324,9 @@ static void set_vote(mc_vote *slot, bool *has, mc_cert_kind kind, const mc_hash 
     *has = true;
 }
 
-void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o,
-                              const mc_block_proposal *p, const mc_hash *block_hash,
-                              const mc_chain_id *chain_id, const mc_keypair *kp,
-                              mc_timestamp now) {
+void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o, const mc_block_proposal *p,
+                              const mc_hash *block_hash, const mc_chain_id *chain_id,
+                              const mc_keypair *kp, mc_timestamp now) {
     const mc_round *round = &p->content.round;
     mc_round lock_round;
     bool locked = mc_manager_lock_round(m, &lock_round);
@@ -351,12 +345,12 @@ void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o,
     m->has_proposed = true;
     advance_to(m, o, round, now);
     if (round->kind == MC_ROUND_FAST) {
-        set_vote(&m->confirmed_vote, &m->has_confirmed_vote, MC_CERT_CONFIRMED, block_hash,
-                 round, chain_id, kp);
+        set_vote(&m->confirmed_vote, &m->has_confirmed_vote, MC_CERT_CONFIRMED, block_hash, round,
+                 chain_id, kp);
         m->has_validated_vote = false;
     } else {
-        set_vote(&m->validated_vote, &m->has_validated_vote, MC_CERT_VALIDATED, block_hash,
-                 round, chain_id, kp);
+        set_vote(&m->validated_vote, &m->has_validated_vote, MC_CERT_VALIDATED, block_hash, round,
+                 chain_id, kp);
     }
 }
 
@@ -407,7 +401,8 @@ mc_check_result mc_manager_vote_timeout(mc_manager *m, const mc_ownership *o,
                                         const mc_keypair *kp, mc_timestamp now,
                                         mc_node_error_code *code, mc_error *err) {
     if (!mc_round_equal(round, &m->current_round))
-        return reject(code, MC_NODE_ERR_WRONG_ROUND, err, "timeout for a round that is not current");
+        return reject(code, MC_NODE_ERR_WRONG_ROUND, err,
+                      "timeout for a round that is not current");
     if (m->has_timeout_vote && mc_round_equal(&m->timeout_vote.value.round, round))
         return MC_CHECK_ALREADY;
     if (!m->has_round_timeout)
@@ -415,8 +410,8 @@ mc_check_result mc_manager_vote_timeout(mc_manager *m, const mc_ownership *o,
     if (now < m->round_timeout)
         return reject(code, MC_NODE_ERR_TIMEOUT_NOT_REACHED, err, "round has not timed out yet");
     mc_hash h = mc_timeout_value_hash(value);
-    set_vote(&m->timeout_vote, &m->has_timeout_vote, MC_CERT_TIMEOUT, &h, round,
-             &value->chain_id, kp);
+    set_vote(&m->timeout_vote, &m->has_timeout_vote, MC_CERT_TIMEOUT, &h, round, &value->chain_id,
+             kp);
     (void)o;
     return MC_CHECK_VOTE;
 }

@@ -32,10 +32,10 @@ typedef struct {
     bool has_proposed;
     mc_block_proposal proposed; /* latest proposal we voted for */
     mc_lock_kind lock;
-    mc_block_proposal fast_lock;  /* MC_LOCK_FAST */
-    mc_certificate regular_lock;  /* MC_LOCK_REGULAR: highest validated certificate seen */
+    mc_block_proposal fast_lock; /* MC_LOCK_FAST */
+    mc_certificate regular_lock; /* MC_LOCK_REGULAR: highest validated certificate seen */
     bool has_timeout_cert;
-    mc_certificate timeout_cert;  /* highest timeout certificate seen */
+    mc_certificate timeout_cert; /* highest timeout certificate seen */
     bool has_confirmed_vote;
     mc_vote confirmed_vote;
     bool has_validated_vote;
@@ -58,8 +58,7 @@ mc_round mc_round_next(const mc_ownership *o, const mc_round *r);
 bool mc_round_duration(const mc_ownership *o, const mc_round *r, uint64_t *duration_us);
 /* The single leader of a round (deterministic, weighted by owner weight). False for
  * rounds that have no single leader. */
-bool mc_round_leader(const mc_ownership *o, mc_height height, const mc_round *r,
-                     mc_owner *leader);
+bool mc_round_leader(const mc_ownership *o, mc_height height, const mc_round *r, mc_owner *leader);
 /* Whether `owner` may propose in round r at this height. */
 bool mc_round_can_propose(const mc_ownership *o, mc_height height, const mc_round *r,
                           const mc_owner *owner);
@@ -72,9 +71,9 @@ void mc_manager_reset(mc_manager *m, const mc_ownership *o, mc_timestamp now);
 /* ---- proposals ---- */
 
 typedef enum {
-    MC_CHECK_VOTE = 0,      /* acceptable: execute it and vote */
-    MC_CHECK_ALREADY = 1,   /* exactly this proposal was already voted for: resend the vote */
-    MC_CHECK_REJECT = 2,    /* refused; *code and err tell why */
+    MC_CHECK_VOTE = 0,    /* acceptable: execute it and vote */
+    MC_CHECK_ALREADY = 1, /* exactly this proposal was already voted for: resend the vote */
+    MC_CHECK_REJECT = 2,  /* refused; *code and err tell why */
 } mc_check_result;
 
 /* Checks a signed proposal against the rules of the current round and the locks. The
@@ -87,10 +86,9 @@ mc_check_result mc_manager_check_proposal(const mc_manager *m, const mc_ownershi
 
 /* Records the vote for an accepted proposal whose executed block hashes to block_hash:
  * a confirmed vote in the fast round, a validated vote otherwise. */
-void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o,
-                              const mc_block_proposal *p, const mc_hash *block_hash,
-                              const mc_chain_id *chain_id, const mc_keypair *kp,
-                              mc_timestamp now);
+void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o, const mc_block_proposal *p,
+                              const mc_hash *block_hash, const mc_chain_id *chain_id,
+                              const mc_keypair *kp, mc_timestamp now);
 
 /* ---- validated certificates ---- */
 
@@ -100,8 +98,7 @@ mc_check_result mc_manager_check_validated(const mc_manager *m, const mc_certifi
 
 /* Locks on the certificate and, if it is from the current round, signs a confirmed vote. */
 void mc_manager_vote_validated(mc_manager *m, const mc_ownership *o, const mc_certificate *cert,
-                               const mc_chain_id *chain_id, const mc_keypair *kp,
-                               mc_timestamp now);
+                               const mc_chain_id *chain_id, const mc_keypair *kp, mc_timestamp now);
 
 /* ---- timeouts ---- */
 

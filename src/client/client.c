@@ -268,8 +268,7 @@ static bool recover(mc_client *c, size_t i, const mc_chain_id *chain, const mc_n
     }
     case MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES:
         for (size_t k = 0; k < e->n_missing; k++)
-            if (push_chain_until(c, i, &e->missing[k].origin, e->missing[k].height + 1, depth,
-                                 err))
+            if (push_chain_until(c, i, &e->missing[k].origin, e->missing[k].height + 1, depth, err))
                 return false;
         return e->n_missing > 0;
     case MC_NODE_ERR_CHAIN_NOT_ACTIVE:
@@ -393,8 +392,8 @@ static bool collect_votes(mc_client *c, const call_job *jobs, const mc_vote_valu
  * the votes. For a VALIDATED/CONFIRMED certificate, `block` is its value. */
 static bool certify(mc_client *c, mc_node_method m, const mc_buf *req, const mc_chain_id *chain,
                     mc_cert_kind kind, const mc_hash *value_hash, const mc_round *round,
-                    const mc_block *block, const mc_timeout_value *timeout,
-                    mc_certificate *cert, char *why, size_t why_len) {
+                    const mc_block *block, const mc_timeout_value *timeout, mc_certificate *cert,
+                    char *why, size_t why_len) {
     call_job *jobs = broadcast(c, m, req, chain);
     mc_vote_value expected = {.kind = kind, .value_hash = *value_hash, .round = *round};
     memset(cert, 0, sizeof *cert);
@@ -414,9 +413,8 @@ static bool certify(mc_client *c, mc_node_method m, const mc_buf *req, const mc_
 }
 
 /* Sends a certificate to every validator (with recovery) and processes it locally. */
-static mc_status broadcast_certificate(mc_client *c, const mc_certificate *cert,
-                                       mc_error *err) {
-    mc_node_method m = cert->kind == MC_CERT_CONFIRMED ? MC_METHOD_HANDLE_CONFIRMED_CERTIFICATE
+static mc_status broadcast_certificate(mc_client *c, const mc_certificate *cert, mc_error *err) {
+    mc_node_method m = cert->kind == MC_CERT_CONFIRMED   ? MC_METHOD_HANDLE_CONFIRMED_CERTIFICATE
                        : cert->kind == MC_CERT_VALIDATED ? MC_METHOD_HANDLE_VALIDATED_CERTIFICATE
                                                          : MC_METHOD_HANDLE_TIMEOUT_CERTIFICATE;
     mc_chain_id chain = mc_certificate_chain_id(cert);
@@ -467,8 +465,7 @@ static mc_status process_locally(mc_client *c, const mc_certificate *cert, mc_er
             }
         }
         if (!missing) {
-            mc_error_set(err, MC_ERR_INVALID, "cannot process certificate: %s",
-                         resp.error.message);
+            mc_error_set(err, MC_ERR_INVALID, "cannot process certificate: %s", resp.error.message);
             mc_node_response_free(&resp);
             return MC_ERR_INVALID;
         }
@@ -625,7 +622,7 @@ typedef struct {
     bool reached;               /* some validator answered at our height */
     const mc_certificate *lock; /* highest verified validated certificate */
     const mc_block_proposal *fast_lock;
-    bool conflict;              /* someone else's proposal in `round` */
+    bool conflict; /* someone else's proposal in `round` */
     mc_timestamp round_timeout;
 } round_view;
 
@@ -719,8 +716,8 @@ static mc_status time_out_round(mc_client *c, const mc_chain_id *chain, mc_heigh
     mc_hash h = mc_timeout_value_hash(&tv);
     mc_certificate cert;
     char why[512];
-    bool ok = certify(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain, MC_CERT_TIMEOUT, &h,
-                      round, NULL, &tv, &cert, why, sizeof why);
+    bool ok = certify(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain, MC_CERT_TIMEOUT, &h, round,
+                      NULL, &tv, &cert, why, sizeof why);
     mc_buf_free(&req);
     if (!ok)
         return mc_error_set(err, MC_ERR_UNAVAILABLE, "round has not timed out yet (%s)", why);
@@ -982,8 +979,7 @@ mc_status mc_client_process_inbox(mc_client *c, const mc_chain_id *chain, mc_err
 }
 
 mc_status mc_client_propose_raw(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
-                                size_t n_ops, const mc_round *round, uint64_t mask,
-                                mc_error *err) {
+                                size_t n_ops, const mc_round *round, uint64_t mask, mc_error *err) {
     mc_proposed_block b;
     const mc_keypair *key;
     mc_status st = build_block(c, chain, ops, n_ops, &b, &key, err);

@@ -87,7 +87,6 @@ mc_status mc_client_update_validator(mc_client *c, size_t i, const mc_chain_id *
  * the given operations in `round`, and sends it only to the validators whose bit is set in
  * `mask`. No retry, no certificate. */
 mc_status mc_client_propose_raw(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
-                                size_t n_ops, const mc_round *round, uint64_t mask,
-                                mc_error *err);
+                                size_t n_ops, const mc_round *round, uint64_t mask, mc_error *err);
 
 #endif

@@ -14,8 +14,7 @@ mc_status mc_amount_parse(const char *s, mc_amount *out, mc_error *err) {
         char c = s[i];
         if (c == '.' && !in_frac) {
             if (!any_digit)
-                return mc_error_set(err, MC_ERR_INVALID, "amount '%s' needs a digit before '.'",
-                                    s);
+                return mc_error_set(err, MC_ERR_INVALID, "amount '%s' needs a digit before '.'", s);
             in_frac = true;
             continue;
         }

@@ -55,9 +55,8 @@ void mc_exec_state_free(mc_exec_state *v) {
 void mc_exec_state_clone(mc_exec_state *dst, const mc_exec_state *src) {
     *dst = *src;
     mc_ownership_clone(&dst->ownership, &src->ownership);
-    dst->balances = src->n_balances ? mc_memdup(src->balances, src->n_balances *
-                                                                   sizeof *src->balances)
-                                    : NULL;
+    dst->balances =
+        src->n_balances ? mc_memdup(src->balances, src->n_balances * sizeof *src->balances) : NULL;
 }
 
 mc_hash mc_exec_state_hash(const mc_exec_state *v) {
@@ -105,8 +104,7 @@ mc_amount mc_exec_state_balance(const mc_exec_state *s, const mc_owner *owner) {
     return found ? s->balances[i].amount : 0;
 }
 
-static mc_status credit(mc_exec_state *s, const mc_owner *owner, mc_amount amount,
-                        mc_error *err) {
+static mc_status credit(mc_exec_state *s, const mc_owner *owner, mc_amount amount, mc_error *err) {
     if (owner->is_chain) {
         if (!mc_amount_add(&s->balance, amount))
             return mc_error_set(err, MC_ERR_OVERFLOW, "chain balance overflow");
@@ -129,8 +127,7 @@ static mc_status credit(mc_exec_state *s, const mc_owner *owner, mc_amount amoun
     return MC_OK;
 }
 
-static mc_status debit(mc_exec_state *s, const mc_owner *owner, mc_amount amount,
-                       mc_error *err) {
+static mc_status debit(mc_exec_state *s, const mc_owner *owner, mc_amount amount, mc_error *err) {
     char have[MC_AMOUNT_STR_MAX], want[MC_AMOUNT_STR_MAX];
     mc_amount current = mc_exec_state_balance(s, owner);
     if (amount > current) {

@@ -57,8 +57,7 @@ mc_status mc_local_validator_retransmit(mc_local_validator *v, mc_error *err) {
     return MC_OK;
 }
 
-bool mc_request_chain_id(mc_node_method method, const uint8_t *req, size_t len,
-                         mc_chain_id *out) {
+bool mc_request_chain_id(mc_node_method method, const uint8_t *req, size_t len, mc_chain_id *out) {
     mc_bcs_reader r;
     mc_bcs_reader_init(&r, req, len);
     bool ok = false;
@@ -104,15 +103,14 @@ bool mc_request_chain_id(mc_node_method method, const uint8_t *req, size_t len,
     return ok;
 }
 
-static mc_status local_call(void *ctx, mc_node_method method, const uint8_t *req,
-                            size_t req_len, mc_buf *resp, mc_error *err) {
+static mc_status local_call(void *ctx, mc_node_method method, const uint8_t *req, size_t req_len,
+                            mc_buf *resp, mc_error *err) {
     mc_local_validator *v = ctx;
     mc_chain_id chain;
     (void)err;
     /* Undecodable requests still get a proper DECODE error, from shard 0. */
-    uint32_t shard = mc_request_chain_id(method, req, req_len, &chain)
-                         ? mc_shard_of(&chain, v->n_shards)
-                         : 0;
+    uint32_t shard =
+        mc_request_chain_id(method, req, req_len, &chain) ? mc_shard_of(&chain, v->n_shards) : 0;
     mc_worker_handle_bytes(v->shards[shard], method, req, req_len, resp);
     return MC_OK;
 }

@@ -32,7 +32,6 @@ mc_status mc_local_validator_retransmit(mc_local_validator *v, mc_error *err);
 
 /* The chain a request is about (its routing key), or false if the bytes do not decode.
  * Cross-chain updates route to the recipient, confirmations to the sender. */
-bool mc_request_chain_id(mc_node_method method, const uint8_t *req, size_t len,
-                         mc_chain_id *out);
+bool mc_request_chain_id(mc_node_method method, const uint8_t *req, size_t len, mc_chain_id *out);
 
 #endif

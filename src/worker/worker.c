@@ -236,17 +236,15 @@ static bool check_inbox(mc_worker *w, const mc_chain_state *s, const mc_proposed
 }
 
 /* Executes on a copy of the state: returns the outcome and (optionally) the new state. */
-static bool execute(const mc_chain_state *s, const mc_proposed_block *b,
-                    mc_block_outcome *outcome, mc_exec_state *new_state,
-                    mc_node_response *resp) {
+static bool execute(const mc_chain_state *s, const mc_proposed_block *b, mc_block_outcome *outcome,
+                    mc_exec_state *new_state, mc_node_response *resp) {
     mc_exec_state copy;
     mc_exec_state_clone(&copy, &s->exec);
     mc_error err = {0};
     mc_status st = mc_exec_block(&copy, b, outcome, &err);
     if (st) {
         mc_exec_state_free(&copy);
-        fail(resp, s->exec.closed ? MC_NODE_ERR_CLOSED : MC_NODE_ERR_EXECUTION, "%s",
-             err.message);
+        fail(resp, s->exec.closed ? MC_NODE_ERR_CLOSED : MC_NODE_ERR_EXECUTION, "%s", err.message);
         return false;
     }
     if (new_state)
@@ -305,8 +303,8 @@ static bool check_original(mc_worker *w, const mc_chain_state *s, const mc_block
     return true;
 }
 
-static bool check_proposal_basics(mc_worker *w, const mc_chain_state *s,
-                                  const mc_block_proposal *p, mc_node_response *resp) {
+static bool check_proposal_basics(mc_worker *w, const mc_chain_state *s, const mc_block_proposal *p,
+                                  mc_node_response *resp) {
     const mc_proposed_block *b = &p->content.block;
     mc_owner signer = mc_owner_from_pubkey(&p->public_key);
     if (!check_chaining(s, b, resp))
@@ -576,8 +574,7 @@ void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node
     pthread_mutex_lock(lock);
     mc_chain_state s = {0};
     bool confirmed = false;
-    if (load_chain(w, &id, &s, resp) &&
-        check_cert_height(w, &s, mc_certificate_height(c), resp)) {
+    if (load_chain(w, &id, &s, resp) && check_cert_height(w, &s, mc_certificate_height(c), resp)) {
         if (c->kind == MC_CERT_VALIDATED)
             handle_validated(w, &s, c, resp);
         else if (c->kind == MC_CERT_CONFIRMED)
@@ -626,8 +623,7 @@ static bool query_timeout_vote(mc_worker *w, mc_chain_state *s, const mc_chain_i
     mc_node_error_code code = MC_NODE_ERR_INVALID;
     mc_error err = {0};
     mc_check_result r = mc_manager_vote_timeout(&s->manager, &s->exec.ownership, &tv,
-                                                &q->timeout_round, w->cfg.key, now(w), &code,
-                                                &err);
+                                                &q->timeout_round, w->cfg.key, now(w), &code, &err);
     if (r == MC_CHECK_REJECT) {
         fail(resp, code, "%s", err.message);
         return false;
@@ -683,8 +679,8 @@ void mc_worker_download(mc_worker *w, const mc_download_request *q, mc_node_resp
     for (uint32_t i = 0; i < limit; i++) {
         mc_certificate c = {0};
         mc_error err = {0};
-        mc_status st = mc_cert_get_by_height(w->cfg.store, &q->chain_id, q->start_height + i, &c,
-                                             &err);
+        mc_status st =
+            mc_cert_get_by_height(w->cfg.store, &q->chain_id, q->start_height + i, &c, &err);
         if (st == MC_ERR_NOT_FOUND)
             break;
         if (st) {
@@ -750,9 +746,8 @@ static void send_updates(mc_worker *w, const mc_chain_id *sender, const mc_chain
         free(heights);
         return;
     }
-    mc_cross_chain_request req = {.kind = MC_XCHAIN_UPDATE_RECIPIENT,
-                                  .sender = *sender,
-                                  .recipient = *recipient};
+    mc_cross_chain_request req = {
+        .kind = MC_XCHAIN_UPDATE_RECIPIENT, .sender = *sender, .recipient = *recipient};
     for (size_t i = 0; i < n; i++) {
         mc_certificate c = {0};
         if (mc_cert_get_by_height(w->cfg.store, sender, heights[i], &c, &err))
@@ -997,8 +992,8 @@ static void dispatch(mc_worker *w, mc_node_method method, const uint8_t *req, si
     fail(resp, MC_NODE_ERR_DECODE, "unknown method %d", (int)method);
 }
 
-void mc_worker_handle_bytes(mc_worker *w, mc_node_method method, const uint8_t *req,
-                            size_t len, mc_buf *out) {
+void mc_worker_handle_bytes(mc_worker *w, mc_node_method method, const uint8_t *req, size_t len,
+                            mc_buf *out) {
     mc_node_response resp;
     memset(&resp, 0, sizeof resp);
     dispatch(w, method, req, len, &resp);

@@ -32,8 +32,8 @@ mc_timestamp mc_clock_now(const mc_clock *c);
 typedef void (*mc_cross_chain_sink)(void *ctx, const mc_cross_chain_request *req);
 
 typedef struct {
-    mc_kv_store *store;           /* borrowed; shared by all shards of a validator */
-    const mc_keypair *key;        /* borrowed; NULL for a local node (never votes) */
+    mc_kv_store *store;            /* borrowed; shared by all shards of a validator */
+    const mc_keypair *key;         /* borrowed; NULL for a local node (never votes) */
     const mc_committee *committee; /* copied */
     mc_clock clock;
     mc_cross_chain_sink send_cross_chain; /* NULL: cross-chain requests are dropped */
@@ -49,8 +49,8 @@ void mc_worker_free(mc_worker *w);
 
 /* Decodes a request, handles it and encodes the response. Malformed requests get a
  * DECODE error response; this function never fails otherwise. */
-void mc_worker_handle_bytes(mc_worker *w, mc_node_method method, const uint8_t *req,
-                            size_t len, mc_buf *out);
+void mc_worker_handle_bytes(mc_worker *w, mc_node_method method, const uint8_t *req, size_t len,
+                            mc_buf *out);
 
 /* Typed entry points. `resp` is overwritten; the caller frees it with
  * mc_node_response_free. */

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TOKENS(n) ((mc_amount)(n) * MC_AMOUNT_ONE)
+#define TOKENS(n) ((mc_amount)(n)*MC_AMOUNT_ONE)
 
 static const mc_owner CHAIN_ACCOUNT = {.is_chain = true};
 
@@ -104,8 +104,8 @@ Test(consensus, single_leader_rounds_time_out_until_the_owner_leads) {
     mc_client *c = tn_client(net, proposer, 1);
     mc_error err = {0};
     mc_account to = {.chain_id = s, .owner = mc_owner_from_pubkey(&proposer->pub)};
-    mc_operation op = {.kind = MC_OP_TRANSFER, .owner = CHAIN_ACCOUNT, .recipient = to,
-                       .amount = TOKENS(1)};
+    mc_operation op = {
+        .kind = MC_OP_TRANSFER, .owner = CHAIN_ACCOUNT, .recipient = to, .amount = TOKENS(1)};
     mc_certificate cert;
     mc_status st = mc_client_execute(c, &s, &op, 1, &cert, &err);
     cr_assert_eq(st, MC_ERR_UNAVAILABLE, "not the leader and the round has not timed out");
@@ -215,9 +215,13 @@ Test(consensus, equivocation_under_contention_never_forks, .disabled = false) {
     tn_key(&ka, 1);
     tn_key(&kb, 2);
     mc_chain_id s = add_shared_chain(net, &ka, &kb, 2, 20000);
-    racer ra = {.net = net, .client = tn_client(net, &ka, 1), .chain = s,
+    racer ra = {.net = net,
+                .client = tn_client(net, &ka, 1),
+                .chain = s,
                 .me = mc_owner_from_pubkey(&ka.pub)};
-    racer rb = {.net = net, .client = tn_client(net, &kb, 1), .chain = s,
+    racer rb = {.net = net,
+                .client = tn_client(net, &kb, 1),
+                .chain = s,
                 .me = mc_owner_from_pubkey(&kb.pub)};
     pthread_t ta, tb;
     pthread_create(&ta, NULL, race, &ra);

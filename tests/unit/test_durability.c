@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TOKENS(n) ((mc_amount)(n) * MC_AMOUNT_ONE)
+#define TOKENS(n) ((mc_amount)(n)*MC_AMOUNT_ONE)
 
 static const mc_owner CHAIN_ACCOUNT = {.is_chain = true};
 
@@ -70,8 +70,8 @@ static mc_worker *open_worker(const fixture *f, mc_kv_store *s) {
 }
 
 /* A signed proposal for height 0 in `round` transferring `amount` to the signer. */
-static void make_proposal(const fixture *f, const mc_keypair *kp, mc_round round,
-                          mc_amount amount, mc_block_proposal *p) {
+static void make_proposal(const fixture *f, const mc_keypair *kp, mc_round round, mc_amount amount,
+                          mc_block_proposal *p) {
     mc_owner me = mc_owner_from_pubkey(&kp->pub);
     mc_proposal_content c = {.round = round};
     c.block.chain_id = f->chain;

@@ -10,7 +10,7 @@
 
 #define N_CHAINS 5
 #define N_OPS 2000
-#define TOKENS(n) ((mc_amount)(n) * MC_AMOUNT_ONE)
+#define TOKENS(n) ((mc_amount)(n)*MC_AMOUNT_ONE)
 
 typedef struct {
     mc_chain_id to_chain;
@@ -66,8 +66,8 @@ static void model_receive(world *w, int c) {
 static void model_push_credit(world *w, int to, const mc_owner *owner, mc_amount amount) {
     model_chain *m = &w->model[to];
     m->pending = mc_realloc(m->pending, (m->n_pending + 1) * sizeof *m->pending);
-    m->pending[m->n_pending++] = (credit){.to_chain = w->ids[to], .to_owner = *owner,
-                                          .amount = amount};
+    m->pending[m->n_pending++] =
+        (credit){.to_chain = w->ids[to], .to_owner = *owner, .amount = amount};
 }
 
 static mc_owner random_owner(world *w, int chain_for_self) {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TOKENS(n) ((mc_amount)(n) * MC_AMOUNT_ONE)
+#define TOKENS(n) ((mc_amount)(n)*MC_AMOUNT_ONE)
 
 static const mc_owner CHAIN_ACCOUNT = {.is_chain = true};
 
@@ -114,9 +114,8 @@ Test(protocol, same_chain_transfer_between_owners_and_sharded_validators) {
     setup_two_chains(&t, 3, false);
     mc_error err = {0};
     mc_account to_alice = {.chain_id = t.a, .owner = t.alice};
-    expect_ok(
-        mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_alice, TOKENS(40), &err),
-        &err);
+    expect_ok(mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_alice, TOKENS(40), &err),
+              &err);
     mc_account to_bob_on_b = {.chain_id = t.b, .owner = t.bob};
     expect_ok(mc_client_transfer(t.alice_client, &t.a, &t.alice, &to_bob_on_b, TOKENS(15), &err),
               &err);
@@ -159,9 +158,8 @@ Test(protocol, open_chain_then_transfer_then_close) {
     /* Bob closes the chain; a later credit to it is rejected and bounces back to A. */
     expect_ok(mc_client_close_chain(t.bob_client, &child_id, &err), &err);
     mc_account to_child = {.chain_id = child_id, .owner = CHAIN_ACCOUNT};
-    expect_ok(
-        mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_child, TOKENS(1), &err),
-        &err);
+    expect_ok(mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_child, TOKENS(1), &err),
+              &err);
     mc_status st =
         mc_client_transfer(t.bob_client, &child_id, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err);
     cr_assert_eq(st, MC_ERR_INVALID, "a closed chain cannot transfer");
@@ -188,11 +186,9 @@ Test(protocol, change_ownership_hands_the_chain_over) {
     mc_ownership_single(&to_bob, &t.bob);
     expect_ok(mc_client_change_ownership(t.alice_client, &t.a, &to_bob, &err), &err);
     mc_account to_b = {.chain_id = t.b, .owner = CHAIN_ACCOUNT};
-    mc_status st =
-        mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err);
+    mc_status st = mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err);
     cr_assert_neq(st, MC_OK, "alice no longer owns chain A");
-    expect_ok(mc_client_transfer(t.bob_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err),
-              &err);
+    expect_ok(mc_client_transfer(t.bob_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err), &err);
     for (size_t i = 0; i < 4; i++)
         cr_assert(tn_balance(t.net, i, &t.a, NULL) == TOKENS(99));
     mc_ownership_free(&to_bob);

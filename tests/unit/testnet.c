@@ -198,13 +198,13 @@ static void equivocate(tn_net *net, size_t i, mc_node_method m, const uint8_t *r
     mc_node_response_free(&r);
 }
 
-static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t len,
-                         mc_buf *resp, mc_error *err) {
+static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t len, mc_buf *resp,
+                         mc_error *err) {
     tn_node_ctx *nc = ctx;
     tn_net *net = nc->net;
     size_t i = nc->i;
-    bool voting = m == MC_METHOD_HANDLE_BLOCK_PROPOSAL ||
-                  m == MC_METHOD_HANDLE_VALIDATED_CERTIFICATE;
+    bool voting =
+        m == MC_METHOD_HANDLE_BLOCK_PROPOSAL || m == MC_METHOD_HANDLE_VALIDATED_CERTIFICATE;
     switch (net->behaviour[i]) {
     case TN_DOWN:
         return mc_error_set(err, MC_ERR_UNAVAILABLE, "validator %zu is down", i);

@@ -11,11 +11,11 @@
 
 typedef enum {
     TN_HONEST = 0,
-    TN_DOWN,         /* unreachable */
-    TN_EQUIVOCATE,   /* votes for everything, including conflicting blocks */
-    TN_FORGE,        /* returns votes with invalid signatures */
-    TN_GARBAGE,      /* signs random values */
-    TN_REPLAY,       /* answers with the first vote it ever saw */
+    TN_DOWN,       /* unreachable */
+    TN_EQUIVOCATE, /* votes for everything, including conflicting blocks */
+    TN_FORGE,      /* returns votes with invalid signatures */
+    TN_GARBAGE,    /* signs random values */
+    TN_REPLAY,     /* answers with the first vote it ever saw */
 } tn_behaviour;
 
 typedef struct tn_net tn_net;
