@@ -3,7 +3,9 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libsodium-dev librocksdb-dev libjansson-dev
-          libcriterion-dev clang-format valgrind)
+          libcriterion-dev clang-format valgrind libgrpc-dev protobuf-compiler
+          protobuf-c-compiler libprotobuf-c-dev protobuf-compiler-grpc python3-grpcio
+          python3-grpc-tools python3-protobuf libmicrohttpd-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

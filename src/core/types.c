@@ -1307,6 +1307,9 @@ void mc_cross_chain_request_encode(mc_buf *out, const mc_cross_chain_request *v)
         mc_bcs_put_uleb(out, (uint32_t)v->n_bundles);
         for (size_t i = 0; i < v->n_bundles; i++)
             mc_message_bundle_encode(out, &v->bundles[i]);
+        mc_bcs_put_uleb(out, (uint32_t)v->n_new_chains);
+        for (size_t i = 0; i < v->n_new_chains; i++)
+            mc_chain_description_encode(out, &v->new_chains[i]);
     } else {
         mc_bcs_put_u64(out, v->latest_height);
     }
@@ -1317,10 +1320,12 @@ bool mc_cross_chain_request_decode(mc_bcs_reader *r, mc_cross_chain_request *v) 
     v->kind = (mc_cross_chain_kind)mc_bcs_get_tag(r, 2);
     get_hash(r, &v->sender);
     get_hash(r, &v->recipient);
-    if (v->kind == MC_XCHAIN_UPDATE_RECIPIENT)
+    if (v->kind == MC_XCHAIN_UPDATE_RECIPIENT) {
         v->bundles = decode_seq(r, MIN_BUNDLE, NO_LIMIT, sizeof *v->bundles,
                                 decode_message_bundle_elem, &v->n_bundles);
-    else
+        v->new_chains = decode_seq(r, MIN_CHAIN_DESCRIPTION, NO_LIMIT, sizeof *v->new_chains,
+                                   decode_chain_description_elem, &v->n_new_chains);
+    } else
         v->latest_height = mc_bcs_get_u64(r);
     if (r->failed)
         mc_cross_chain_request_free(v);
@@ -1331,6 +1336,9 @@ void mc_cross_chain_request_free(mc_cross_chain_request *v) {
     for (size_t i = 0; i < v->n_bundles; i++)
         mc_message_bundle_free(&v->bundles[i]);
     free(v->bundles);
+    for (size_t i = 0; i < v->n_new_chains; i++)
+        mc_chain_description_free(&v->new_chains[i]);
+    free(v->new_chains);
     memset(v, 0, sizeof *v);
 }
 
@@ -1339,4 +1347,7 @@ void mc_cross_chain_request_clone(mc_cross_chain_request *dst, const mc_cross_ch
     dst->bundles = dup_array(src->bundles, src->n_bundles, sizeof *src->bundles);
     for (size_t i = 0; i < src->n_bundles; i++)
         mc_message_bundle_clone(&dst->bundles[i], &src->bundles[i]);
+    dst->new_chains = dup_array(src->new_chains, src->n_new_chains, sizeof *src->new_chains);
+    for (size_t i = 0; i < src->n_new_chains; i++)
+        mc_chain_description_clone(&dst->new_chains[i], &src->new_chains[i]);
 }

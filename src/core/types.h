@@ -538,15 +538,20 @@ typedef enum {
     MC_XCHAIN_CONFIRM_UPDATED_RECIPIENT = 1,
 } mc_cross_chain_kind;
 
-/* UpdateRecipient: sender -> recipient, bundles in cursor order.
- * ConfirmUpdatedRecipient: recipient -> sender, every bundle up to latest_height arrived.
- * Encoded: tag, sender 32 raw, recipient 32 raw, then seq<bundle> or u64 latest_height. */
+/* UpdateRecipient: sender -> recipient, bundles in cursor order, plus the descriptions of
+ * chains the sender's blocks created with this recipient's id (so the recipient's shard can
+ * activate a new chain without reading the parent's storage).
+ * ConfirmUpdatedRecipient: recipient -> sender, everything up to latest_height arrived.
+ * Encoded: tag, sender 32 raw, recipient 32 raw, then (seq<bundle>, seq<chain description>)
+ * or u64 latest_height. */
 typedef struct {
     mc_cross_chain_kind kind;
     mc_chain_id sender;
     mc_chain_id recipient;
     mc_message_bundle *bundles; /* UPDATE_RECIPIENT */
     size_t n_bundles;
+    mc_chain_description *new_chains; /* UPDATE_RECIPIENT: at most the recipient itself */
+    size_t n_new_chains;
     mc_height latest_height; /* CONFIRM_UPDATED_RECIPIENT */
 } mc_cross_chain_request;
 

@@ -30,8 +30,11 @@ mc_local_validator *mc_local_validator_new(const mc_local_validator_config *cfg)
         .sink_ctx = v,
         .timestamp_grace_us = 500000,
     };
-    for (uint32_t i = 0; i < v->n_shards; i++)
+    for (uint32_t i = 0; i < v->n_shards; i++) {
+        if (cfg->shard_stores)
+            wc.store = cfg->shard_stores[i];
         v->shards[i] = mc_worker_new(&wc);
+    }
     return v;
 }
 

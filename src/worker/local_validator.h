@@ -13,7 +13,9 @@
 typedef struct mc_local_validator mc_local_validator;
 
 typedef struct {
-    mc_kv_store *store;            /* borrowed */
+    mc_kv_store *store;            /* borrowed; shared by all shards */
+    mc_kv_store **shard_stores;    /* borrowed; if set, shard i uses shard_stores[i] instead
+                                    * (embedded storage that one process cannot share) */
     const mc_keypair *key;         /* borrowed; NULL for a non-voting node */
     const mc_committee *committee; /* copied */
     uint32_t n_shards;             /* >= 1 */

@@ -470,6 +470,11 @@ static void apply_confirmed(mc_worker *w, mc_chain_state *s, const mc_block *blo
     for (size_t i = 0; i < block->outcome.n_messages; i++)
         for (size_t j = 0; j < block->outcome.messages[i].n; j++)
             mc_outbox_add(batch, &block->outcome.messages[i].items[j].destination, b->height);
+    /* A new chain is told about its own creation through the same reliable outbox. */
+    for (size_t i = 0; i < block->outcome.n_new_chains; i++) {
+        mc_chain_id child = mc_chain_description_id(&block->outcome.new_chains[i]);
+        mc_outbox_add(batch, &child, b->height);
+    }
     mc_chain_put_block_hash(batch, b->height, hash);
     mc_exec_state_free(&s->exec);
     s->exec = *new_exec;
@@ -481,21 +486,25 @@ static void apply_confirmed(mc_worker *w, mc_chain_state *s, const mc_block *blo
     mc_chain_save_all(s, batch);
 }
 
-/* Distinct recipients of a block's messages, in first-seen order (caller frees). */
+static void add_unique(mc_chain_id **list, size_t *n, const mc_chain_id *id) {
+    for (size_t k = 0; k < *n; k++)
+        if (mc_hash_equal(&(*list)[k], id))
+            return;
+    *list = mc_realloc(*list, (*n + 1) * sizeof **list);
+    (*list)[(*n)++] = *id;
+}
+
+/* Distinct recipients of a block: chains it sent messages to and chains it created, in
+ * first-seen order (caller frees). */
 static size_t block_recipients(const mc_block *block, mc_chain_id **out) {
     size_t n = 0;
     mc_chain_id *list = NULL;
-    for (size_t i = 0; i < block->outcome.n_messages; i++) {
-        for (size_t j = 0; j < block->outcome.messages[i].n; j++) {
-            const mc_chain_id *d = &block->outcome.messages[i].items[j].destination;
-            size_t k = 0;
-            while (k < n && !mc_hash_equal(&list[k], d))
-                k++;
-            if (k == n) {
-                list = mc_realloc(list, (n + 1) * sizeof *list);
-                list[n++] = *d;
-            }
-        }
+    for (size_t i = 0; i < block->outcome.n_messages; i++)
+        for (size_t j = 0; j < block->outcome.messages[i].n; j++)
+            add_unique(&list, &n, &block->outcome.messages[i].items[j].destination);
+    for (size_t i = 0; i < block->outcome.n_new_chains; i++) {
+        mc_chain_id child = mc_chain_description_id(&block->outcome.new_chains[i]);
+        add_unique(&list, &n, &child);
     }
     *out = list;
     return n;
@@ -730,6 +739,19 @@ static void block_bundles_for(const mc_block *block, const mc_hash *hash,
     }
 }
 
+/* The description of `recipient` if this block created it. Appends to *out. */
+static void block_descriptions_for(const mc_block *block, const mc_chain_id *recipient,
+                                   mc_chain_description **out, size_t *n) {
+    for (size_t i = 0; i < block->outcome.n_new_chains; i++) {
+        const mc_chain_description *d = &block->outcome.new_chains[i];
+        mc_chain_id id = mc_chain_description_id(d);
+        if (!mc_hash_equal(&id, recipient))
+            continue;
+        *out = mc_realloc(*out, (*n + 1) * sizeof **out);
+        mc_chain_description_clone(&(*out)[(*n)++], d);
+    }
+}
+
 static void free_request(mc_cross_chain_request *r) {
     mc_cross_chain_request_free(r);
 }
@@ -754,16 +776,36 @@ static void send_updates(mc_worker *w, const mc_chain_id *sender, const mc_chain
             break;
         mc_hash h = mc_certificate_value_hash(&c);
         block_bundles_for(&c.block, &h, recipient, &req.bundles, &req.n_bundles);
+        block_descriptions_for(&c.block, recipient, &req.new_chains, &req.n_new_chains);
         mc_certificate_free(&c);
     }
     free(heights);
-    if (req.n_bundles)
+    if (req.n_bundles || req.n_new_chains)
         w->cfg.send_cross_chain(w->cfg.sink_ctx, &req);
     free_request(&req);
 }
 
-/* Stores new bundles (dropping those already received) and returns the highest height
- * received from the sender so far, or false if nothing was ever received. */
+/* Stores the descriptions of chains the sender created for this recipient. They are only
+ * accepted if they really describe the recipient as a child of the sender. */
+static mc_status store_descriptions(mc_worker *w, const mc_cross_chain_request *r,
+                                    mc_height *latest, mc_error *err) {
+    for (size_t i = 0; i < r->n_new_chains; i++) {
+        const mc_chain_description *d = &r->new_chains[i];
+        mc_chain_id id = mc_chain_description_id(d);
+        if (!mc_hash_equal(&id, &r->recipient) || d->origin != MC_ORIGIN_CHILD ||
+            !mc_hash_equal(&d->parent, &r->sender))
+            continue;
+        mc_status st = mc_description_put(w->cfg.store, d, err);
+        if (st)
+            return st;
+        if (d->parent_height > *latest)
+            *latest = d->parent_height;
+    }
+    return MC_OK;
+}
+
+/* Stores new bundles (dropping those already received) and descriptions; returns in
+ * *latest the highest sender height now fully received, or false if nothing ever was. */
 static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, mc_height *latest,
                             mc_node_response *resp) {
     mc_error err = {0};
@@ -784,14 +826,20 @@ static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, mc_he
     }
     if (next != cursor)
         mc_inbox_set_cursor(&batch, &r->sender, next);
-    mc_status st = batch.len ? mc_chain_commit(w->cfg.store, &r->recipient, &batch, &err) : MC_OK;
+    mc_height described = 0;
+    mc_status st = store_descriptions(w, r, &described, &err);
+    if (!st && batch.len)
+        st = mc_chain_commit(w->cfg.store, &r->recipient, &batch, &err);
     mc_kv_batch_free(&batch);
     if (st) {
         fail_storage(resp, &err);
         return false;
     }
+    bool any = next > 0 || r->n_new_chains > 0;
     *latest = next ? next - 1 : 0;
-    return next > 0;
+    if (described > *latest)
+        *latest = described;
+    return any;
 }
 
 static void confirm_delivery(mc_worker *w, const mc_cross_chain_request *r,

@@ -17,8 +17,8 @@ typedef struct {
     mc_client *alice_client, *bob_client;
 } two_chains;
 
-static void setup_two_chains(two_chains *t, uint32_t shards, bool rocksdb) {
-    t->net = tn_new(4, shards, rocksdb);
+static void setup_net(two_chains *t, tn_net *net) {
+    t->net = net;
     tn_key(&t->alice_key, 1);
     tn_key(&t->bob_key, 2);
     t->alice = mc_owner_from_pubkey(&t->alice_key.pub);
@@ -32,6 +32,10 @@ static void setup_two_chains(two_chains *t, uint32_t shards, bool rocksdb) {
     mc_ownership_free(&ob);
     t->alice_client = tn_client(t->net, &t->alice_key, 1);
     t->bob_client = tn_client(t->net, &t->bob_key, 1);
+}
+
+static void setup_two_chains(two_chains *t, uint32_t shards, bool rocksdb) {
+    setup_net(t, tn_new(4, shards, rocksdb));
 }
 
 static void teardown_two_chains(two_chains *t) {
@@ -131,9 +135,24 @@ Test(protocol, same_chain_transfer_between_owners_and_sharded_validators) {
     teardown_two_chains(&t);
 }
 
+static void open_transfer_close(two_chains *t_ptr);
+
 Test(protocol, open_chain_then_transfer_then_close) {
     two_chains t;
     setup_two_chains(&t, 2, false);
+    open_transfer_close(&t);
+}
+
+/* The child chain lives on another shard with its own storage: it learns its description
+ * through a cross-chain request from the parent's shard. */
+Test(protocol, open_chain_across_separate_shard_stores) {
+    two_chains t;
+    setup_net(&t, tn_new_separate_shards(4, 3));
+    open_transfer_close(&t);
+}
+
+static void open_transfer_close(two_chains *t_ptr) {
+    two_chains t = *t_ptr;
     mc_error err = {0};
     mc_ownership child_owner = {0};
     mc_ownership_single(&child_owner, &t.bob);
@@ -141,6 +160,9 @@ Test(protocol, open_chain_then_transfer_then_close) {
     expect_ok(mc_client_open_chain(t.alice_client, &t.a, &child_owner, TOKENS(5), &child, &err),
               &err);
     mc_chain_id child_id = mc_chain_description_id(&child);
+    if (t.net->separate)
+        cr_assert_neq(mc_shard_of(&child_id, t.net->n_shards), mc_shard_of(&t.a, t.net->n_shards),
+                      "the child must live on another shard for this test to mean anything");
     cr_assert_eq(child.origin, MC_ORIGIN_CHILD);
     cr_assert(mc_hash_equal(&child.parent, &t.a));
     for (size_t i = 0; i < 4; i++) {

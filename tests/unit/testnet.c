@@ -43,6 +43,7 @@ static void open_store(tn_net *net, size_t i) {
 
 static void start_validator(tn_net *net, size_t i) {
     mc_local_validator_config cfg = {.store = net->stores[i],
+                                     .shard_stores = net->separate ? net->shard_stores[i] : NULL,
                                      .key = &net->keys[i],
                                      .committee = &net->committee,
                                      .n_shards = net->n_shards,
@@ -50,9 +51,33 @@ static void start_validator(tn_net *net, size_t i) {
     net->validators[i] = mc_local_validator_new(&cfg);
 }
 
+static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separate);
+
 tn_net *tn_new(size_t n, uint32_t n_shards, bool rocksdb) {
+    return tn_new_ex(n, n_shards, rocksdb, false);
+}
+
+tn_net *tn_new_separate_shards(size_t n, uint32_t n_shards) {
+    return tn_new_ex(n, n_shards, false, true);
+}
+
+mc_kv_store *tn_store_for(tn_net *net, size_t i, const mc_chain_id *chain) {
+    return net->separate ? net->shard_stores[i][mc_shard_of(chain, net->n_shards)] : net->stores[i];
+}
+
+static void open_shard_stores(tn_net *net, size_t i) {
+    for (uint32_t s = 0; s < net->n_shards; s++) {
+        net->shard_stores[i][s] = s == 0 ? net->stores[i] : mc_kv_memory_open();
+        mc_network_put_committee(net->shard_stores[i][s], &net->committee, NULL);
+    }
+}
+
+static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separate) {
     mc_crypto_init();
+    if (n_shards > TN_MAX_SHARDS || n > TN_MAX_VALIDATORS)
+        abort();
     tn_net *net = mc_calloc(1, sizeof *net);
+    net->separate = separate;
     net->n = n;
     net->n_shards = n_shards;
     net->rocksdb = rocksdb;
@@ -70,6 +95,8 @@ tn_net *tn_new(size_t n, uint32_t n_shards, bool rocksdb) {
             net->dirs[i] = tu_make_temp_dir();
         open_store(net, i);
         mc_network_put_committee(net->stores[i], &net->committee, NULL);
+        if (separate)
+            open_shard_stores(net, i);
         start_validator(net, i);
     }
     return net;
@@ -79,6 +106,8 @@ void tn_free(tn_net *net) {
     for (size_t i = 0; i < net->n; i++) {
         mc_local_validator_free(net->validators[i]);
         mc_kv_close(net->stores[i]);
+        for (uint32_t s = 1; net->separate && s < net->n_shards; s++)
+            mc_kv_close(net->shard_stores[i][s]);
         mc_local_validator_free(net->evil[i]);
         mc_kv_close(net->evil_stores[i]);
         mc_buf_free(&net->replay[i]);
@@ -101,9 +130,11 @@ mc_chain_id tn_add_chain(tn_net *net, const mc_ownership *o, mc_amount balance) 
                               .timestamp = mc_clock_now(&clock),
                               .balance = balance};
     mc_ownership_clone(&d.ownership, o);
+    /* Like genesis initialisation: every store of every validator knows every genesis chain. */
     for (size_t i = 0; i < net->n; i++)
-        if (mc_worker_create_chain(mc_local_validator_shard(net->validators[i], 0), &d, NULL))
-            abort();
+        for (uint32_t s = 0; s < (net->separate ? net->n_shards : 1); s++)
+            if (mc_worker_create_chain(mc_local_validator_shard(net->validators[i], s), &d, NULL))
+                abort();
     net->chains = mc_realloc(net->chains, (net->n_chains + 1) * sizeof *net->chains);
     net->chains[net->n_chains++] = d;
     return mc_chain_description_id(&d);

@@ -8,6 +8,7 @@
 #include "worker/local_validator.h"
 
 #define TN_MAX_VALIDATORS 8
+#define TN_MAX_SHARDS 4
 
 typedef enum {
     TN_HONEST = 0,
@@ -33,6 +34,8 @@ struct tn_net {
     mc_keypair keys[TN_MAX_VALIDATORS];
     mc_committee committee;
     mc_kv_store *stores[TN_MAX_VALIDATORS];
+    mc_kv_store *shard_stores[TN_MAX_VALIDATORS][TN_MAX_SHARDS]; /* separate-shard mode */
+    bool separate;
     char *dirs[TN_MAX_VALIDATORS];
     mc_local_validator *validators[TN_MAX_VALIDATORS];
     tn_behaviour behaviour[TN_MAX_VALIDATORS];
@@ -50,6 +53,11 @@ struct tn_net {
 
 /* Creates n validators with n_shards shards each, on memory or RocksDB storage. */
 tn_net *tn_new(size_t n, uint32_t n_shards, bool rocksdb);
+/* Same, but every shard has its own memory store (as with embedded per-shard storage):
+ * shards then share nothing but cross-chain requests. */
+tn_net *tn_new_separate_shards(size_t n, uint32_t n_shards);
+/* The store holding `chain` at validator i. */
+mc_kv_store *tn_store_for(tn_net *net, size_t i, const mc_chain_id *chain);
 void tn_free(tn_net *net);
 mc_clock tn_clock(tn_net *net);
 void tn_advance(tn_net *net, uint64_t us);
