@@ -29,6 +29,8 @@ mc_local_validator *mc_local_validator_new(const mc_local_validator_config *cfg)
         .send_cross_chain = route_cross_chain,
         .sink_ctx = v,
         .timestamp_grace_us = 500000,
+        .notify = cfg->notify,
+        .notify_ctx = cfg->notify_ctx,
     };
     for (uint32_t i = 0; i < v->n_shards; i++) {
         if (cfg->shard_stores)

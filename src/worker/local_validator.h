@@ -20,6 +20,8 @@ typedef struct {
     const mc_committee *committee; /* copied */
     uint32_t n_shards;             /* >= 1 */
     mc_clock clock;
+    mc_notify_fn notify; /* optional: called from any shard's thread */
+    void *notify_ctx;
 } mc_local_validator_config;
 
 mc_local_validator *mc_local_validator_new(const mc_local_validator_config *cfg);

@@ -82,6 +82,11 @@ static void fail(mc_node_response *resp, mc_node_error_code code, const char *fm
     mc_node_response_set_error(resp, code, "%s", msg);
 }
 
+static void notify(mc_worker *w, const mc_notification *n) {
+    if (w->cfg.notify)
+        w->cfg.notify(w->cfg.notify_ctx, n);
+}
+
 static void fail_storage(mc_node_response *resp, const mc_error *err) {
     fail(resp, MC_NODE_ERR_STORAGE, "storage error: %s", err->message);
 }
@@ -591,10 +596,22 @@ void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node
         else
             handle_timeout(w, &s, c, resp);
     }
+    mc_round round_after = s.manager.current_round;
+    mc_height height_after = s.next_height;
     pthread_mutex_unlock(lock);
     mc_chain_state_free(&s);
+    if (c->kind == MC_CERT_TIMEOUT && resp->kind == MC_RESPONSE_INFO &&
+        !mc_round_equal(&round_after, &c->round))
+        notify(w, &(mc_notification){.kind = MC_NOTIFY_NEW_ROUND,
+                                     .chain_id = id,
+                                     .height = height_after,
+                                     .round = round_after});
     if (!confirmed)
         return;
+    notify(w, &(mc_notification){.kind = MC_NOTIFY_NEW_BLOCK,
+                                 .chain_id = id,
+                                 .height = mc_certificate_height(c),
+                                 .hash = mc_certificate_value_hash(c)});
     /* Outside the lock: the recipient may be handled by this same worker. */
     mc_chain_id *recipients = NULL;
     size_t n = block_recipients(&c->block, &recipients);
@@ -875,6 +892,11 @@ void mc_worker_handle_cross_chain(mc_worker *w, const mc_cross_chain_request *r,
     else
         confirm_delivery(w, r, resp);
     pthread_mutex_unlock(lock);
+    if (update && r->n_bundles)
+        notify(w, &(mc_notification){.kind = MC_NOTIFY_NEW_BUNDLE,
+                                     .chain_id = r->recipient,
+                                     .origin = r->sender,
+                                     .height = r->bundles[r->n_bundles - 1].height});
     if (!update || !any || !w->cfg.send_cross_chain)
         return;
     mc_cross_chain_request ack = {.kind = MC_XCHAIN_CONFIRM_UPDATED_RECIPIENT,

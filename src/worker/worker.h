@@ -31,6 +31,24 @@ mc_timestamp mc_clock_now(const mc_clock *c);
 
 typedef void (*mc_cross_chain_sink)(void *ctx, const mc_cross_chain_request *req);
 
+/* Events that clients subscribe to (delivered after the change is stored). */
+typedef enum {
+    MC_NOTIFY_NEW_BLOCK = 0,  /* chain_id confirmed block `height` with hash `hash` */
+    MC_NOTIFY_NEW_BUNDLE = 1, /* chain_id received a bundle from `origin` at `height` */
+    MC_NOTIFY_NEW_ROUND = 2,  /* chain_id moved to `round` at `height` */
+} mc_notification_kind;
+
+typedef struct {
+    mc_notification_kind kind;
+    mc_chain_id chain_id;
+    mc_height height;
+    mc_hash hash;       /* NEW_BLOCK */
+    mc_chain_id origin; /* NEW_BUNDLE */
+    mc_round round;     /* NEW_ROUND */
+} mc_notification;
+
+typedef void (*mc_notify_fn)(void *ctx, const mc_notification *n);
+
 typedef struct {
     mc_kv_store *store;            /* borrowed; shared by all shards of a validator */
     const mc_keypair *key;         /* borrowed; NULL for a local node (never votes) */
@@ -39,6 +57,8 @@ typedef struct {
     mc_cross_chain_sink send_cross_chain; /* NULL: cross-chain requests are dropped */
     void *sink_ctx;
     uint64_t timestamp_grace_us; /* proposals dated later than now + grace are refused */
+    mc_notify_fn notify;         /* NULL: no notifications */
+    void *notify_ctx;
 } mc_worker_config;
 
 /* The shard that owns a chain: first 8 bytes (LE) of H("Shard::" || chain id) mod n. */

@@ -216,3 +216,41 @@ Test(protocol, change_ownership_hands_the_chain_over) {
     mc_ownership_free(&to_bob);
     teardown_two_chains(&t);
 }
+
+typedef struct {
+    int blocks, bundles;
+    mc_chain_id last_chain;
+} notification_log;
+
+static void record(void *ctx, const mc_notification *n) {
+    notification_log *log = ctx;
+    if (n->kind == MC_NOTIFY_NEW_BLOCK)
+        log->blocks++;
+    if (n->kind == MC_NOTIFY_NEW_BUNDLE)
+        log->bundles++;
+    log->last_chain = n->chain_id;
+}
+
+Test(protocol, validators_notify_new_blocks_and_bundles) {
+    two_chains t;
+    setup_two_chains(&t, 2, false);
+    /* Re-create validator 0 with a notification hook. */
+    notification_log log = {0};
+    mc_local_validator_free(t.net->validators[0]);
+    mc_local_validator_config cfg = {.store = t.net->stores[0],
+                                     .key = &t.net->keys[0],
+                                     .committee = &t.net->committee,
+                                     .n_shards = 2,
+                                     .clock = tn_clock(t.net),
+                                     .notify = record,
+                                     .notify_ctx = &log};
+    t.net->validators[0] = mc_local_validator_new(&cfg);
+    mc_error err = {0};
+    mc_account to_b = {.chain_id = t.b, .owner = CHAIN_ACCOUNT};
+    expect_ok(mc_client_transfer(t.alice_client, &t.a, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err),
+              &err);
+    cr_assert_eq(log.blocks, 1);
+    cr_assert_eq(log.bundles, 1);
+    cr_assert(mc_hash_equal(&log.last_chain, &t.b), "the bundle was for chain B");
+    teardown_two_chains(&t);
+}
