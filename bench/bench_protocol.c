@@ -592,8 +592,15 @@ static json_t *run_json(const run_result *r) {
     return j;
 }
 
+/* Other work on the machine steals cores from the runs; the 1-minute load average before
+ * and after tells a reader whether the figures were taken on a quiet machine. */
+static double load_average(void) {
+    double l[1];
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
 static void print_result_json(const bench_opts *o, const crypto_rates *cr, const ceiling *c,
-                              const run_result *runs, size_t n) {
+                              const run_result *runs, size_t n, const double load[2]) {
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(list, run_json(&runs[i]));
@@ -604,6 +611,8 @@ static void print_result_json(const bench_opts *o, const crypto_rates *cr, const
         "ceiling", "signs_per_block", c->signs, "verifies_per_block", c->verifies, "us_per_block",
         c->us_per_block, "blocks_per_s_1core", c->one_core, "cores", c->cores,
         "blocks_per_s_all_cores", c->all_cores, "runs", list);
+    json_object_set_new(root, "load_avg_start", json_real(load[0]));
+    json_object_set_new(root, "load_avg_end", json_real(load[1]));
     char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(6));
     printf("RESULT %s\n", s);
     free(s);
@@ -631,6 +640,9 @@ int main(int argc, char **argv) {
     if (rc >= 0)
         return rc;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    double load[2] = {load_average(), 0};
+    printf("1-minute load average at start: %.2f (%d cores)\n\n", load[0],
+           (int)sysconf(_SC_NPROCESSORS_ONLN));
     mc_crypto_init();
     crypto_rates cr = measure_crypto(o.crypto_s);
     ceiling c = compute_ceiling(&cr);
@@ -652,6 +664,8 @@ int main(int argc, char **argv) {
         }
     }
     remove_tree(tmp_root);
-    print_result_json(&o, &cr, &c, runs, n);
+    load[1] = load_average();
+    printf("1-minute load average at end: %.2f\n", load[1]);
+    print_result_json(&o, &cr, &c, runs, n, load);
     return ok ? 0 : 1;
 }

@@ -136,7 +136,8 @@ bool mc_round_duration(const mc_ownership *o, const mc_round *r, uint64_t *durat
 bool mc_round_leader(const mc_ownership *o, mc_height height, const mc_round *r, mc_owner *leader) {
     if (r->kind != MC_ROUND_SINGLE_LEADER || o->n_owners == 0)
         return false;
-    uint64_t total = 0;
+    /* Decoders reject totals past u64, but a wider sum keeps this safe on its own. */
+    unsigned __int128 total = 0;
     for (size_t i = 0; i < o->n_owners; i++)
         total += o->owners[i].weight;
     /* The draw is a hash of (height, round), so every validator and client agrees on it
@@ -146,9 +147,9 @@ bool mc_round_leader(const mc_ownership *o, mc_height height, const mc_round *r,
     mc_bcs_put_u32(&b, r->number);
     mc_hash h = mc_hash_typed("Leader", b.data, b.len);
     mc_buf_free(&b);
-    uint64_t x = 0;
+    unsigned __int128 x = 0;
     for (int i = 0; i < 8; i++)
-        x |= (uint64_t)h.b[i] << (8 * i);
+        x |= (unsigned __int128)h.b[i] << (8 * i);
     x %= total;
     for (size_t i = 0; i < o->n_owners; i++) {
         if (x < o->owners[i].weight) {

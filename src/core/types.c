@@ -288,6 +288,17 @@ static bool decode_owner_weight_elem(mc_bcs_reader *r, void *elem) {
     return !r->failed;
 }
 
+/* The total weight must fit in a u64: the leader draw takes it modulo the total. */
+static bool owner_weights_fit(const mc_owner_weight *owners, size_t n) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (owners[i].weight > UINT64_MAX - total)
+            return false;
+        total += owners[i].weight;
+    }
+    return true;
+}
+
 static int cmp_owner_weight_elem(const void *a, const void *b) {
     return mc_owner_cmp(&((const mc_owner_weight *)a)->owner, &((const mc_owner_weight *)b)->owner);
 }
@@ -333,6 +344,8 @@ mc_status mc_ownership_build(mc_ownership *o, const mc_owner *super_owners, size
         else if (i > 0 && mc_owner_equal(&o->owners[i - 1].owner, &o->owners[i].owner))
             st = mc_error_set(err, MC_ERR_INVALID, "duplicate owner");
     }
+    if (st == MC_OK && !owner_weights_fit(o->owners, o->n_owners))
+        st = mc_error_set(err, MC_ERR_INVALID, "owner weights sum past 2^64-1");
     if (st != MC_OK)
         mc_ownership_free(o);
     return st;
@@ -362,6 +375,8 @@ bool mc_ownership_decode(mc_bcs_reader *r, mc_ownership *v) {
                            decode_owner_weight_elem, &v->n_owners);
     check_sorted(r, v->owners, v->n_owners, sizeof *v->owners, cmp_owner_weight_elem,
                  "owners not sorted and unique");
+    if (!r->failed && !owner_weights_fit(v->owners, v->n_owners))
+        mc_bcs_fail(r, "owner weights sum past u64");
     v->multi_leader_rounds = mc_bcs_get_u32(r);
     v->open_multi_leader_rounds = mc_bcs_get_bool(r);
     timeout_config_decode(r, &v->timeout);

@@ -109,8 +109,7 @@ int mc_rpc_server_add_port(mc_rpc_server *srv, const char *addr);
 
 /* Registers a handler for a full method name ("/pkg.Service/Method", copied). Before start
  * only. False if the name is malformed or already taken (the health check is built in). */
-bool mc_rpc_server_add_unary(mc_rpc_server *srv, const char *method, mc_rpc_unary_fn fn,
-                             void *ctx);
+bool mc_rpc_server_add_unary(mc_rpc_server *srv, const char *method, mc_rpc_unary_fn fn, void *ctx);
 bool mc_rpc_server_add_stream(mc_rpc_server *srv, const char *method, mc_rpc_stream_fn fn,
                               void *ctx);
 
@@ -137,7 +136,8 @@ void mc_rpc_server_free(mc_rpc_server *srv);
 
 /* Sends one message (copied) on the stream, blocking until gRPC has taken it (HTTP/2 flow
  * control may hold it while the client is slow). False once the client has gone, the
- * deadline has passed or the server is cancelling calls; the handler should then return.
+ * deadline has passed or the server is cancelling calls (the handler should then return),
+ * and for a message over the size limit (nothing is sent).
  * Only the stream's own handler thread may call it. */
 bool mc_rpc_stream_send(mc_rpc_stream *stream, const uint8_t *data, size_t len);
 
@@ -165,8 +165,7 @@ void mc_rpc_channel_free(mc_rpc_channel *ch);
  * `msg` (if msg_len > 0) holds the status message, "" if none. UNAVAILABLE when the server
  * cannot be reached. Blocking. */
 mc_rpc_code mc_rpc_call_unary(mc_rpc_channel *ch, const char *method, const uint8_t *req,
-                              size_t len, int timeout_ms, mc_buf *resp, char *msg,
-                              size_t msg_len);
+                              size_t len, int timeout_ms, mc_buf *resp, char *msg, size_t msg_len);
 
 /* Receives one streamed message (borrowed for the duration of the callback). Return false
  * to cancel the call. */
@@ -177,7 +176,7 @@ typedef bool (*mc_rpc_message_fn)(void *ctx, const uint8_t *data, size_t len);
  * deadline. `msg` as for mc_rpc_call_unary. Blocking; runs on_message on the calling
  * thread. */
 mc_rpc_code mc_rpc_call_stream(mc_rpc_channel *ch, const char *method, const uint8_t *req,
-                               size_t len, int timeout_ms, mc_rpc_message_fn on_message,
-                               void *ctx, char *msg, size_t msg_len);
+                               size_t len, int timeout_ms, mc_rpc_message_fn on_message, void *ctx,
+                               char *msg, size_t msg_len);
 
 #endif

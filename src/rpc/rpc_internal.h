@@ -23,8 +23,8 @@ void rpc_copy_text(char *dst, size_t dst_len, grpc_slice s);
 int rpc_clamp_int(size_t n);
 
 /* Built-in grpc.health.v1.Health/Check handler; ctx is the mc_rpc_server. */
-mc_rpc_code rpc_health_check(void *ctx, const uint8_t *req, size_t len, mc_buf *resp,
-                             char *msg, size_t msg_len);
+mc_rpc_code rpc_health_check(void *ctx, const uint8_t *req, size_t len, mc_buf *resp, char *msg,
+                             size_t msg_len);
 /* True if some registered method belongs to the service "pkg.Service" (name, name_len). */
 bool rpc_server_has_service(const mc_rpc_server *srv, const uint8_t *name, size_t name_len);
 

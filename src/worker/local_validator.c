@@ -113,6 +113,15 @@ static mc_status local_call(void *ctx, mc_node_method method, const uint8_t *req
     mc_local_validator *v = ctx;
     mc_chain_id chain;
     (void)err;
+    if (method == MC_METHOD_HANDLE_CROSS_CHAIN_REQUEST) {
+        /* Cross-chain requests are trusted shard-to-shard traffic: never from clients. */
+        mc_node_response r = {0};
+        mc_node_response_set_error(&r, MC_NODE_ERR_INVALID,
+                                   "cross-chain requests are internal to a validator");
+        mc_node_response_encode(resp, &r);
+        mc_node_response_free(&r);
+        return MC_OK;
+    }
     /* Undecodable requests still get a proper DECODE error, from shard 0. */
     uint32_t shard =
         mc_request_chain_id(method, req, req_len, &chain) ? mc_shard_of(&chain, v->n_shards) : 0;

@@ -27,7 +27,8 @@ typedef struct {
 mc_local_validator *mc_local_validator_new(const mc_local_validator_config *cfg);
 /* Frees the validator (not its store). */
 void mc_local_validator_free(mc_local_validator *v);
-/* The transport to this validator; valid while v lives. */
+/* The transport to this validator, as a client sees it; valid while v lives. It refuses
+ * cross-chain requests: those are trusted traffic between the validator's own shards. */
 mc_node mc_local_validator_node(mc_local_validator *v);
 /* Shard i's worker. */
 mc_worker *mc_local_validator_shard(mc_local_validator *v, uint32_t i);
