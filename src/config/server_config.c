@@ -72,8 +72,8 @@ mc_status mc_config_jpath_fail(mc_config_jpath *p, const char *fmt, ...) {
  * ---------------------------------------------------------------------------------------- */
 
 /* obj[key] of the given jansson type; *out untouched on failure. */
-static mc_status json_typed(mc_config_jpath *p, const json_t *obj, const char *key,
-                            json_type type, const char *what, const json_t **out) {
+static mc_status json_typed(mc_config_jpath *p, const json_t *obj, const char *key, json_type type,
+                            const char *what, const json_t **out) {
     const json_t *v = json_object_get(obj, key);
     size_t m = mc_config_jpath_key(p, key);
     mc_status st = MC_OK;
@@ -114,8 +114,8 @@ mc_status mc_config_json_string(mc_config_jpath *p, const json_t *obj, const cha
     return MC_OK;
 }
 
-mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *key,
-                             uint64_t min, uint64_t max, uint64_t *out) {
+mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *key, uint64_t min,
+                             uint64_t max, uint64_t *out) {
     const json_t *v = json_object_get(obj, key);
     size_t m = mc_config_jpath_key(p, key);
     json_int_t x = v && json_is_integer(v) ? json_integer_value(v) : -1;
@@ -131,8 +131,7 @@ mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *
     return st;
 }
 
-mc_status mc_config_json_bool(mc_config_jpath *p, const json_t *obj, const char *key,
-                              bool *out) {
+mc_status mc_config_json_bool(mc_config_jpath *p, const json_t *obj, const char *key, bool *out) {
     const json_t *v = json_object_get(obj, key);
     size_t m = mc_config_jpath_key(p, key);
     mc_status st = MC_OK;
@@ -259,8 +258,8 @@ json_t *mc_config_committee_to_json(const mc_committee *c) {
  * ---------------------------------------------------------------------------------------- */
 
 static mc_status read_error(const char *what, const char *path, int e, mc_error *err) {
-    return mc_error_set(err, e == ENOENT ? MC_ERR_NOT_FOUND : MC_ERR_IO,
-                        "cannot read %s '%s': %s", what, path, strerror(e));
+    return mc_error_set(err, e == ENOENT ? MC_ERR_NOT_FOUND : MC_ERR_IO, "cannot read %s '%s': %s",
+                        what, path, strerror(e));
 }
 
 /* A secret readable (or replaceable) by someone else is no longer a secret: refuse it, and
@@ -272,8 +271,8 @@ static mc_status check_private_mode(const char *what, const char *path, mode_t m
         return MC_OK;
     const char *how = open_bits & 044 ? "readable" : open_bits & 022 ? "writable" : "accessible";
     return mc_error_set(err, MC_ERR_INVALID,
-                        "%s '%s' is %s by other users (mode %04o); run chmod 600 '%s'", what,
-                        path, how, (unsigned)(mode & 07777), path);
+                        "%s '%s' is %s by other users (mode %04o); run chmod 600 '%s'", what, path,
+                        how, (unsigned)(mode & 07777), path);
 }
 
 /* One allocation sized from fstat: growing the buffer would leave copies of a secret in
@@ -296,8 +295,8 @@ static mc_status read_fd(int fd, size_t size, const char *what, const char *path
     }
 }
 
-mc_status mc_config_read_file(const char *what, const char *path, bool private_file,
-                              mc_buf *out, mc_error *err) {
+mc_status mc_config_read_file(const char *what, const char *path, bool private_file, mc_buf *out,
+                              mc_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return read_error(what, path, errno, err);
@@ -370,8 +369,8 @@ static const char *fill_temp(int fd, const char *text, size_t len, unsigned mode
     return fsync(fd) == 0 ? NULL : "fsync";
 }
 
-mc_status mc_config_write_file(const char *what, const char *path, const char *text,
-                               size_t len, unsigned mode, mc_error *err) {
+mc_status mc_config_write_file(const char *what, const char *path, const char *text, size_t len,
+                               unsigned mode, mc_error *err) {
     char *tmp = NULL;
     int fd = create_temp(path, &tmp);
     const char *step = fd < 0 ? "create temporary file" : fill_temp(fd, text, len, mode);
@@ -404,8 +403,8 @@ static void strip_quoted_text(char *msg) {
         *near = '\0';
 }
 
-mc_status mc_config_json_load(const char *what, const char *path, bool private_file,
-                              json_t **out, mc_error *err) {
+mc_status mc_config_json_load(const char *what, const char *path, bool private_file, json_t **out,
+                              mc_error *err) {
     *out = NULL;
     mc_buf text = {0};
     mc_status st = mc_config_read_file(what, path, private_file, &text, err);
@@ -414,8 +413,9 @@ mc_status mc_config_json_load(const char *what, const char *path, bool private_f
         *out = json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, &je);
         if (!*out) {
             strip_quoted_text(je.text);
-            st = mc_error_set(err, MC_ERR_DECODE, "%s '%s': not valid JSON: %s (line %d, column %d)",
-                              what, path, je.text, je.line, je.column);
+            st =
+                mc_error_set(err, MC_ERR_DECODE, "%s '%s': not valid JSON: %s (line %d, column %d)",
+                             what, path, je.text, je.line, je.column);
         } else if (!json_is_object(*out)) {
             json_decref(*out);
             *out = NULL;
@@ -428,8 +428,8 @@ mc_status mc_config_json_load(const char *what, const char *path, bool private_f
     return st;
 }
 
-mc_status mc_config_json_save(const char *what, const char *path, const json_t *root,
-                              unsigned mode, mc_error *err) {
+mc_status mc_config_json_save(const char *what, const char *path, const json_t *root, unsigned mode,
+                              mc_error *err) {
     /* json_dumpb into our own block so that it can be wiped before it is freed. */
     size_t n = json_dumpb(root, NULL, 0, JSON_INDENT(2));
     char *text = mc_malloc(n + 1);
@@ -446,8 +446,8 @@ mc_status mc_config_json_save(const char *what, const char *path, const json_t *
  * ---------------------------------------------------------------------------------------- */
 
 static bool is_host_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 /* Why h is not a usable host name, or NULL. */
@@ -489,8 +489,7 @@ static mc_status bad_address(const char *s, const char *why, mc_error *err) {
     return mc_error_set(err, MC_ERR_INVALID, "invalid network address '%.100s': %s", s, why);
 }
 
-mc_status mc_server_config_parse_address(const char *s, mc_validator_network *out,
-                                         mc_error *err) {
+mc_status mc_server_config_parse_address(const char *s, mc_validator_network *out, mc_error *err) {
     const char *c1 = strchr(s, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
     if (!c2 || strchr(c2 + 1, ':'))
         return bad_address(s, "expected <protocol>:<host>:<port>", err);
@@ -507,8 +506,8 @@ mc_status mc_server_config_parse_address(const char *s, mc_validator_network *ou
     memcpy(n.host, c1 + 1, hlen);
     const char *why = host_problem(n.host);
     if (why)
-        return mc_error_set(err, MC_ERR_INVALID, "invalid network address '%.100s': the host %s",
-                            s, why);
+        return mc_error_set(err, MC_ERR_INVALID, "invalid network address '%.100s': the host %s", s,
+                            why);
     if (!parse_port(c2 + 1, strlen(c2 + 1), &n.port))
         return bad_address(s, "the port must be a number from 1 to 65535", err);
     *out = n;
@@ -535,22 +534,22 @@ static void internal_clone(mc_internal_network *dst, const mc_internal_network *
     dst->n_proxies = src->n_proxies;
     dst->shards = mc_memdup(src->shards, src->n_shards * sizeof *src->shards);
     dst->n_shards = src->n_shards;
-    dst->block_exporters = mc_memdup(src->block_exporters,
-                                     src->n_block_exporters * sizeof *src->block_exporters);
+    dst->block_exporters =
+        mc_memdup(src->block_exporters, src->n_block_exporters * sizeof *src->block_exporters);
     dst->n_block_exporters = src->n_block_exporters;
 }
 
-static bool proxy_equal(const mc_proxy_config *a, const mc_proxy_config *b) {
+static bool proxy_equal(const mc_proxy_entry *a, const mc_proxy_entry *b) {
     return strcmp(a->host, b->host) == 0 && a->public_port == b->public_port &&
            a->private_port == b->private_port && a->metrics_port == b->metrics_port;
 }
 
-static bool shard_equal(const mc_shard_config *a, const mc_shard_config *b) {
+static bool shard_equal(const mc_shard_entry *a, const mc_shard_entry *b) {
     return strcmp(a->host, b->host) == 0 && a->port == b->port &&
            a->metrics_port == b->metrics_port;
 }
 
-static bool exporter_equal(const mc_exporter_config *a, const mc_exporter_config *b) {
+static bool exporter_equal(const mc_exporter_entry *a, const mc_exporter_entry *b) {
     return strcmp(a->host, b->host) == 0 && a->port == b->port;
 }
 
@@ -590,8 +589,8 @@ static mc_status toml_host(const mc_toml_node *t, const char *key, char out[MC_H
 }
 
 /* A port 1..65535; an absent optional one takes `fallback` (0 = required). */
-static mc_status toml_port(const mc_toml_node *t, const char *key, uint16_t fallback,
-                           uint16_t *out, mc_error *err) {
+static mc_status toml_port(const mc_toml_node *t, const char *key, uint16_t fallback, uint16_t *out,
+                           mc_error *err) {
     if (fallback && !mc_toml_get(t, key)) {
         *out = fallback;
         return MC_OK;
@@ -611,8 +610,9 @@ static mc_status toml_protocol(const mc_toml_node *root, const char *key, bool i
     const char *s = NULL;
     mc_status st = mc_toml_get_table(root, key, &t, err);
     if (!st && mc_toml_get(t, "Simple"))
-        return mc_error_set(err, MC_ERR_INVALID, "%s (line %d): only the Grpc protocol is supported",
-                            mc_toml_path(t), mc_toml_line(t));
+        return mc_error_set(err, MC_ERR_INVALID,
+                            "%s (line %d): only the Grpc protocol is supported", mc_toml_path(t),
+                            mc_toml_line(t));
     if (!st)
         st = mc_toml_check_keys(t, keys, err);
     if (!st)
@@ -632,9 +632,8 @@ static mc_status toml_protocol(const mc_toml_node *root, const char *key, bool i
 }
 
 static mc_status toml_proxy(const mc_toml_node *t, void *elem, mc_error *err) {
-    static const char *const keys[] = {"host", "public_port", "private_port", "metrics_port",
-                                       NULL};
-    mc_proxy_config *x = elem;
+    static const char *const keys[] = {"host", "public_port", "private_port", "metrics_port", NULL};
+    mc_proxy_entry *x = elem;
     mc_status st = mc_toml_check_keys(t, keys, err);
     if (!st)
         st = toml_host(t, "host", x->host, err);
@@ -649,7 +648,7 @@ static mc_status toml_proxy(const mc_toml_node *t, void *elem, mc_error *err) {
 
 static mc_status toml_shard(const mc_toml_node *t, void *elem, mc_error *err) {
     static const char *const keys[] = {"host", "port", "metrics_port", NULL};
-    mc_shard_config *x = elem;
+    mc_shard_entry *x = elem;
     mc_status st = mc_toml_check_keys(t, keys, err);
     if (!st)
         st = toml_host(t, "host", x->host, err);
@@ -662,7 +661,7 @@ static mc_status toml_shard(const mc_toml_node *t, void *elem, mc_error *err) {
 
 static mc_status toml_exporter(const mc_toml_node *t, void *elem, mc_error *err) {
     static const char *const keys[] = {"host", "port", NULL};
-    mc_exporter_config *x = elem;
+    mc_exporter_entry *x = elem;
     mc_status st = mc_toml_check_keys(t, keys, err);
     if (!st)
         st = toml_host(t, "host", x->host, err);
@@ -701,9 +700,14 @@ static mc_status toml_list(const mc_toml_node *root, const char *key, bool requi
 
 static mc_status options_from_toml(const mc_toml_node *root, mc_validator_options *o,
                                    mc_error *err) {
-    static const char *const keys[] = {"server_config_path", "host",     "port",
-                                       "external_protocol",  "internal_protocol",
-                                       "proxies",            "shards",   "block_exporters",
+    static const char *const keys[] = {"server_config_path",
+                                       "host",
+                                       "port",
+                                       "external_protocol",
+                                       "internal_protocol",
+                                       "proxies",
+                                       "shards",
+                                       "block_exporters",
                                        NULL};
     mc_internal_network *in = &o->internal;
     const char *path = NULL;
@@ -730,8 +734,8 @@ static mc_status options_from_toml(const mc_toml_node *root, mc_validator_option
         st = toml_list(root, "shards", true, sizeof *in->shards, toml_shard, (void **)&in->shards,
                        &in->n_shards, err);
     if (!st)
-        st = toml_list(root, "block_exporters", false, sizeof *in->block_exporters,
-                       toml_exporter, (void **)&in->block_exporters, &in->n_block_exporters, err);
+        st = toml_list(root, "block_exporters", false, sizeof *in->block_exporters, toml_exporter,
+                       (void **)&in->block_exporters, &in->n_block_exporters, err);
     return st;
 }
 
@@ -748,8 +752,7 @@ mc_status mc_validator_options_parse(const char *text, size_t len, mc_validator_
     return st;
 }
 
-mc_status mc_validator_options_load(const char *path, mc_validator_options *out,
-                                    mc_error *err) {
+mc_status mc_validator_options_load(const char *path, mc_validator_options *out, mc_error *err) {
     memset(out, 0, sizeof *out);
     mc_buf text = {0};
     mc_status st = mc_config_read_file("validator options", path, false, &text, err);
@@ -826,7 +829,7 @@ bool mc_server_config_proxy_address(const mc_server_config *c, size_t i, bool pr
                                     char out[MC_HOST_PORT_MAX]) {
     if (i >= c->internal.n_proxies)
         return false;
-    const mc_proxy_config *x = &c->internal.proxies[i];
+    const mc_proxy_entry *x = &c->internal.proxies[i];
     host_port(x->host, private_port ? x->private_port : x->public_port, out);
     return true;
 }
@@ -851,16 +854,15 @@ static json_t *internal_to_json(const mc_internal_network *in) {
                                                 "port", in->shards[i].port, "metrics_port",
                                                 in->shards[i].metrics_port));
     for (size_t i = 0; i < in->n_proxies; i++) {
-        const mc_proxy_config *x = &in->proxies[i];
+        const mc_proxy_entry *x = &in->proxies[i];
         json_array_append_new(proxies, json_pack("{s:s, s:i, s:i, s:i}", "host", x->host,
                                                  "public_port", x->public_port, "private_port",
-                                                 x->private_port, "metrics_port",
-                                                 x->metrics_port));
+                                                 x->private_port, "metrics_port", x->metrics_port));
     }
     for (size_t i = 0; i < in->n_block_exporters; i++)
         json_array_append_new(exporters,
-                              json_pack("{s:s, s:i}", "host", in->block_exporters[i].host,
-                                        "port", in->block_exporters[i].port));
+                              json_pack("{s:s, s:i}", "host", in->block_exporters[i].host, "port",
+                                        in->block_exporters[i].port));
     json_t *j = json_object();
     json_object_set_new(j, "protocol", json_string("grpc"));
     json_object_set_new(j, "shards", shards);
@@ -959,7 +961,7 @@ static mc_status json_network(mc_config_jpath *p, const json_t *obj, mc_validato
 }
 
 static mc_status json_shard(mc_config_jpath *p, const json_t *v, void *elem) {
-    mc_shard_config *x = elem;
+    mc_shard_entry *x = elem;
     mc_status st = json_host(p, v, x->host);
     if (!st)
         st = json_port(p, v, "port", 0, &x->port);
@@ -967,7 +969,7 @@ static mc_status json_shard(mc_config_jpath *p, const json_t *v, void *elem) {
 }
 
 static mc_status json_proxy(mc_config_jpath *p, const json_t *v, void *elem) {
-    mc_proxy_config *x = elem;
+    mc_proxy_entry *x = elem;
     mc_status st = json_host(p, v, x->host);
     if (!st)
         st = json_port(p, v, "public_port", 0, &x->public_port);
@@ -977,7 +979,7 @@ static mc_status json_proxy(mc_config_jpath *p, const json_t *v, void *elem) {
 }
 
 static mc_status json_exporter(mc_config_jpath *p, const json_t *v, void *elem) {
-    mc_exporter_config *x = elem;
+    mc_exporter_entry *x = elem;
     mc_status st = json_host(p, v, x->host);
     return st ? st : json_port(p, v, "port", 0, &x->port);
 }
@@ -985,9 +987,8 @@ static mc_status json_exporter(mc_config_jpath *p, const json_t *v, void *elem) 
 typedef mc_status (*json_elem_fn)(mc_config_jpath *p, const json_t *v, void *elem);
 
 /* obj[key], an array of objects, into a new array of elem_size elements (*out, *n). */
-static mc_status json_list(mc_config_jpath *p, const json_t *obj, const char *key,
-                           bool required, size_t elem_size, json_elem_fn fn, void **out,
-                           size_t *n) {
+static mc_status json_list(mc_config_jpath *p, const json_t *obj, const char *key, bool required,
+                           size_t elem_size, json_elem_fn fn, void **out, size_t *n) {
     const json_t *a = NULL;
     if (!required && !json_object_get(obj, key))
         return MC_OK;
@@ -1020,14 +1021,14 @@ static mc_status json_internal(mc_config_jpath *p, const json_t *obj, mc_interna
         mc_config_jpath_restore(p, m);
     }
     if (!st)
-        st = json_list(p, obj, "shards", true, sizeof *in->shards, json_shard,
-                       (void **)&in->shards, &in->n_shards);
+        st = json_list(p, obj, "shards", true, sizeof *in->shards, json_shard, (void **)&in->shards,
+                       &in->n_shards);
     if (!st)
         st = json_list(p, obj, "proxies", true, sizeof *in->proxies, json_proxy,
                        (void **)&in->proxies, &in->n_proxies);
     if (!st)
-        st = json_list(p, obj, "block_exporters", false, sizeof *in->block_exporters,
-                       json_exporter, (void **)&in->block_exporters, &in->n_block_exporters);
+        st = json_list(p, obj, "block_exporters", false, sizeof *in->block_exporters, json_exporter,
+                       (void **)&in->block_exporters, &in->n_block_exporters);
     return st;
 }
 
@@ -1122,8 +1123,7 @@ mc_status mc_server_config_build_committee(const mc_server_config *configs, size
     return MC_OK;
 }
 
-mc_status mc_server_config_save_committee(const char *path, const mc_committee *c,
-                                          mc_error *err) {
+mc_status mc_server_config_save_committee(const char *path, const mc_committee *c, mc_error *err) {
     json_t *root = c->n_validators ? mc_config_committee_to_json(c) : NULL;
     if (!root)
         return mc_error_set(err, MC_ERR_INVALID,

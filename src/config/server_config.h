@@ -78,26 +78,26 @@ typedef struct {
     uint16_t public_port;  /* clients */
     uint16_t private_port; /* shards' notifications */
     uint16_t metrics_port;
-} mc_proxy_config;
+} mc_proxy_entry;
 
 typedef struct {
     char host[MC_HOST_MAX + 1];
     uint16_t port;
     uint16_t metrics_port;
-} mc_shard_config;
+} mc_shard_entry;
 
 typedef struct {
     char host[MC_HOST_MAX + 1];
     uint16_t port;
-} mc_exporter_config;
+} mc_exporter_entry;
 
 /* How the validator's own processes find each other. */
 typedef struct {
-    mc_proxy_config *proxies;
+    mc_proxy_entry *proxies;
     size_t n_proxies;
-    mc_shard_config *shards;
+    mc_shard_entry *shards;
     size_t n_shards;
-    mc_exporter_config *block_exporters;
+    mc_exporter_entry *block_exporters;
     size_t n_block_exporters;
 } mc_internal_network;
 
@@ -126,8 +126,7 @@ typedef struct {
 mc_status mc_validator_options_parse(const char *text, size_t len, mc_validator_options *out,
                                      mc_error *err);
 /* As above, from a file; errors are prefixed with the path. */
-mc_status mc_validator_options_load(const char *path, mc_validator_options *out,
-                                    mc_error *err);
+mc_status mc_validator_options_load(const char *path, mc_validator_options *out, mc_error *err);
 void mc_validator_options_free(mc_validator_options *o);
 
 /* ---- Network addresses ------------------------------------------------------------------ */
@@ -137,8 +136,7 @@ void mc_server_config_format_address(const mc_validator_network *n,
                                      char out[MC_NETWORK_ADDRESS_MAX]);
 /* Parses exactly three ':'-separated parts: grpc|grpcs, a valid host, a port 1..65535 in
  * canonical decimal (so format(parse(s)) == s). MC_ERR_INVALID otherwise. */
-mc_status mc_server_config_parse_address(const char *s, mc_validator_network *out,
-                                         mc_error *err);
+mc_status mc_server_config_parse_address(const char *s, mc_validator_network *out, mc_error *err);
 
 /* ---- server.json ------------------------------------------------------------------------- */
 
@@ -178,8 +176,7 @@ bool mc_server_config_proxy_address(const mc_server_config *c, size_t i, bool pr
 mc_status mc_server_config_build_committee(const mc_server_config *configs, size_t n,
                                            mc_committee *out, mc_error *err);
 /* Atomic write, mode 0644 (public). MC_ERR_INVALID for an empty committee. */
-mc_status mc_server_config_save_committee(const char *path, const mc_committee *c,
-                                          mc_error *err);
+mc_status mc_server_config_save_committee(const char *path, const mc_committee *c, mc_error *err);
 /* Errors name the JSON path: "committee file 'c.json': validators[1].votes: ...". */
 mc_status mc_server_config_load_committee(const char *path, mc_committee *out, mc_error *err);
 
@@ -188,19 +185,19 @@ mc_status mc_server_config_load_committee(const char *path, mc_committee *out, m
 /* Reads a whole file (at most 64 MiB) into out (caller frees; wipe first if it is secret).
  * `what` names the file in messages ("server config"). With private_file, refuses a file
  * that group or others may access (see mc_server_config_load). ENOENT is MC_ERR_NOT_FOUND. */
-mc_status mc_config_read_file(const char *what, const char *path, bool private_file,
-                              mc_buf *out, mc_error *err);
+mc_status mc_config_read_file(const char *what, const char *path, bool private_file, mc_buf *out,
+                              mc_error *err);
 /* Replaces path atomically with text; the file gets exactly `mode`. */
-mc_status mc_config_write_file(const char *what, const char *path, const char *text,
-                               size_t len, unsigned mode, mc_error *err);
+mc_status mc_config_write_file(const char *what, const char *path, const char *text, size_t len,
+                               unsigned mode, mc_error *err);
 /* Reads and parses a JSON object (duplicate keys rejected). Parse errors never quote the
  * text (it may be secret): "<what> '<path>': not valid JSON: ... (line L, column C)".
  * The caller owns *out (json_decref). */
-mc_status mc_config_json_load(const char *what, const char *path, bool private_file,
-                              json_t **out, mc_error *err);
+mc_status mc_config_json_load(const char *what, const char *path, bool private_file, json_t **out,
+                              mc_error *err);
 /* Writes root pretty-printed (2-space indent, insertion order) and wipes the text buffer. */
-mc_status mc_config_json_save(const char *what, const char *path, const json_t *root,
-                              unsigned mode, mc_error *err);
+mc_status mc_config_json_save(const char *what, const char *path, const json_t *root, unsigned mode,
+                              mc_error *err);
 
 /* The path of the JSON value being examined ("chains[2].description.epoch"), used like a
  * stack: push functions return a mark that restore goes back to. */
@@ -225,10 +222,9 @@ mc_status mc_config_json_array(mc_config_jpath *p, const json_t *obj, const char
 /* Rejects strings with embedded NUL characters. */
 mc_status mc_config_json_string(mc_config_jpath *p, const json_t *obj, const char *key,
                                 const char **out);
-mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *key,
-                             uint64_t min, uint64_t max, uint64_t *out);
-mc_status mc_config_json_bool(mc_config_jpath *p, const json_t *obj, const char *key,
-                              bool *out);
+mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *key, uint64_t min,
+                             uint64_t max, uint64_t *out);
+mc_status mc_config_json_bool(mc_config_jpath *p, const json_t *obj, const char *key, bool *out);
 /* 64 hex digits; the message never repeats the value (it may be a secret). */
 mc_status mc_config_json_hex32(mc_config_jpath *p, const json_t *obj, const char *key,
                                uint8_t out[32]);

@@ -46,8 +46,8 @@ struct mc_toml_node {
  * ---------------------------------------------------------------------------------------- */
 
 static bool is_bare(int c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static bool is_bare_key(const char *k) {
@@ -257,8 +257,8 @@ static size_t utf8_len(const unsigned char *s, size_t avail) {
     for (size_t i = 1; i < n; i++)
         if ((s[i] & 0xC0) != 0x80)
             return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
         return 0;
     return n;
 }
@@ -461,8 +461,8 @@ static mc_status table_add(parser *p, mc_toml_node *t, const char *key, mc_toml_
 }
 
 /* A new, empty table named key inside t. */
-static mc_status add_table(parser *p, mc_toml_node *t, const char *key, unsigned flags,
-                           size_t at, mc_toml_node **out) {
+static mc_status add_table(parser *p, mc_toml_node *t, const char *key, unsigned flags, size_t at,
+                           mc_toml_node **out) {
     char path[MAX_PATH];
     child_path(t->path, key, path);
     *out = node_new(MC_TOML_TABLE, path, p->line);
@@ -574,8 +574,8 @@ static mc_status define_array_table(parser *p, const key_path *k) {
         x->flags = F_TABLES;
         st = table_add(p, t, last, x, k->pos);
     } else if (x->type != MC_TOML_ARRAY || !(x->flags & F_TABLES)) {
-        st = fail_at(p, k->pos, "cannot define array of tables [[%s]]: it is already %s",
-                     x->path, mc_toml_describe(x));
+        st = fail_at(p, k->pos, "cannot define array of tables [[%s]]: it is already %s", x->path,
+                     mc_toml_describe(x));
     }
     if (st)
         return st;
@@ -652,13 +652,13 @@ static mc_status parse_int(parser *p, int64_t *out) {
     mc_status st = parse_digits(p, start, limit, &v, &digits);
     if (st)
         return st;
-    if (leading_zero && digits > 1)
-        return fail_at(p, start, "leading zeros are not allowed");
     int c = peek(p);
     if (c == '.' || c == 'e' || c == 'E')
         return fail_at(p, start, "floats are not supported");
     if (c == ':' || (c == '-' && !sign && digits == 4))
         return fail_at(p, start, "dates and times are not supported");
+    if (leading_zero && digits > 1)
+        return fail_at(p, start, "leading zeros are not allowed");
     *out = !neg ? (int64_t)v : v > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)v;
     return MC_OK;
 }
@@ -928,8 +928,8 @@ static mc_status get_typed(const mc_toml_node *table, const char *key, mc_toml_t
     if (!v)
         return mc_error_set(err, MC_ERR_NOT_FOUND, "%s: missing required key", path);
     if (v->type != want)
-        return mc_error_set(err, MC_ERR_INVALID, "%s (line %d): expected %s, got %s", path,
-                            v->line, type_name(want), mc_toml_describe(v));
+        return mc_error_set(err, MC_ERR_INVALID, "%s (line %d): expected %s, got %s", path, v->line,
+                            type_name(want), mc_toml_describe(v));
     *out = v;
     return MC_OK;
 }
@@ -943,8 +943,7 @@ mc_status mc_toml_get_string(const mc_toml_node *table, const char *key, const c
     return st;
 }
 
-mc_status mc_toml_get_int(const mc_toml_node *table, const char *key, int64_t *out,
-                          mc_error *err) {
+mc_status mc_toml_get_int(const mc_toml_node *table, const char *key, int64_t *out, mc_error *err) {
     const mc_toml_node *v = NULL;
     mc_status st = get_typed(table, key, MC_TOML_INT, &v, err);
     if (!st)
@@ -965,8 +964,7 @@ mc_status mc_toml_get_int_range(const mc_toml_node *table, const char *key, int6
     return MC_OK;
 }
 
-mc_status mc_toml_get_bool(const mc_toml_node *table, const char *key, bool *out,
-                           mc_error *err) {
+mc_status mc_toml_get_bool(const mc_toml_node *table, const char *key, bool *out, mc_error *err) {
     const mc_toml_node *v = NULL;
     mc_status st = get_typed(table, key, MC_TOML_BOOL, &v, err);
     if (!st)
@@ -974,13 +972,13 @@ mc_status mc_toml_get_bool(const mc_toml_node *table, const char *key, bool *out
     return st;
 }
 
-mc_status mc_toml_get_table(const mc_toml_node *table, const char *key,
-                            const mc_toml_node **out, mc_error *err) {
+mc_status mc_toml_get_table(const mc_toml_node *table, const char *key, const mc_toml_node **out,
+                            mc_error *err) {
     return get_typed(table, key, MC_TOML_TABLE, out, err);
 }
 
-mc_status mc_toml_get_array(const mc_toml_node *table, const char *key,
-                            const mc_toml_node **out, mc_error *err) {
+mc_status mc_toml_get_array(const mc_toml_node *table, const char *key, const mc_toml_node **out,
+                            mc_error *err) {
     return get_typed(table, key, MC_TOML_ARRAY, out, err);
 }
 
@@ -991,8 +989,7 @@ static bool in_list(const char *key, const char *const *allowed) {
     return false;
 }
 
-mc_status mc_toml_check_keys(const mc_toml_node *table, const char *const *allowed,
-                             mc_error *err) {
+mc_status mc_toml_check_keys(const mc_toml_node *table, const char *const *allowed, mc_error *err) {
     if (!table || table->type != MC_TOML_TABLE)
         return MC_OK;
     for (size_t i = 0; i < table->n; i++)

@@ -83,21 +83,18 @@ const mc_toml_node *mc_toml_get(const mc_toml_node *table, const char *key);
  * *out is only written on success. */
 mc_status mc_toml_get_string(const mc_toml_node *table, const char *key, const char **out,
                              mc_error *err);
-mc_status mc_toml_get_int(const mc_toml_node *table, const char *key, int64_t *out,
-                          mc_error *err);
+mc_status mc_toml_get_int(const mc_toml_node *table, const char *key, int64_t *out, mc_error *err);
 /* As mc_toml_get_int, and also MC_ERR_INVALID unless min <= value <= max. */
 mc_status mc_toml_get_int_range(const mc_toml_node *table, const char *key, int64_t min,
                                 int64_t max, int64_t *out, mc_error *err);
-mc_status mc_toml_get_bool(const mc_toml_node *table, const char *key, bool *out,
-                           mc_error *err);
-mc_status mc_toml_get_table(const mc_toml_node *table, const char *key,
-                            const mc_toml_node **out, mc_error *err);
+mc_status mc_toml_get_bool(const mc_toml_node *table, const char *key, bool *out, mc_error *err);
+mc_status mc_toml_get_table(const mc_toml_node *table, const char *key, const mc_toml_node **out,
+                            mc_error *err);
 /* Any array: static ([1, 2]) or of tables ([[x]]). */
-mc_status mc_toml_get_array(const mc_toml_node *table, const char *key,
-                            const mc_toml_node **out, mc_error *err);
+mc_status mc_toml_get_array(const mc_toml_node *table, const char *key, const mc_toml_node **out,
+                            mc_error *err);
 /* MC_ERR_INVALID "<path> (line N): unknown key" for the first key of table that is not in
  * the NULL-terminated list `allowed`: a misspelt option must not be silently ignored. */
-mc_status mc_toml_check_keys(const mc_toml_node *table, const char *const *allowed,
-                             mc_error *err);
+mc_status mc_toml_check_keys(const mc_toml_node *table, const char *const *allowed, mc_error *err);
 
 #endif

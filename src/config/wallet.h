@@ -108,13 +108,13 @@ size_t mc_wallet_assign_owners(mc_wallet *w, const mc_keystore *ks);
 const mc_wallet_chain *mc_wallet_find(const mc_wallet *w, const mc_chain_id *id);
 /* The one tracked chain whose id starts with `prefix` (1 to 64 hex digits, any case).
  * MC_ERR_NOT_FOUND if none, MC_ERR_INVALID if the prefix is not hex or is ambiguous. */
-mc_status mc_wallet_find_prefix(const mc_wallet *w, const char *prefix,
-                                const mc_wallet_chain **out, mc_error *err);
+mc_status mc_wallet_find_prefix(const mc_wallet *w, const char *prefix, const mc_wallet_chain **out,
+                                mc_error *err);
 /* Mode 0600. MC_ERR_INVALID if a value cannot be written exactly (an integer above
  * INT64_MAX) or the default chain is not tracked. */
 mc_status mc_wallet_save(const char *path, const mc_wallet *w, mc_error *err);
-/* Also refuses files that others may write or read (same rule as the keystore). On
- * failure *out is left empty. */
+/* On failure *out is left empty. The file mode is not checked: the wallet holds no
+ * secret (mc_wallet_save still writes 0600, as it tells which chains a user owns). */
 mc_status mc_wallet_load(const char *path, mc_wallet *out, mc_error *err);
 
 /* Where the files live: $LINERA_WALLET and $LINERA_KEYSTORE if set and non-empty, else

@@ -24,11 +24,11 @@ typedef struct slot {
     mc_cross_chain_kind kind;
     mc_cross_chain_request *pending; /* owned; NULL when nothing waits */
     bool in_flight;
-    bool listed;             /* in the wait list */
-    unsigned attempt;        /* consecutive failed deliveries */
-    int64_t not_before_ms;   /* backoff: no delivery before this (monotonic) */
-    struct slot *hash_next;  /* bucket chain */
-    struct slot *wait_next;  /* wait list */
+    bool listed;            /* in the wait list */
+    unsigned attempt;       /* consecutive failed deliveries */
+    int64_t not_before_ms;  /* backoff: no delivery before this (monotonic) */
+    struct slot *hash_next; /* bucket chain */
+    struct slot *wait_next; /* wait list */
 } slot;
 
 typedef enum { DELIVERED, RETRY, REJECTED } outcome;
@@ -237,8 +237,8 @@ static outcome remote_answer(const mc_buf *out, uint32_t shard) {
     return o;
 }
 
-static outcome deliver_remote(mc_xchain_queue *q, const mc_cross_chain_request *r,
-                              uint32_t shard, unsigned attempt) {
+static outcome deliver_remote(mc_xchain_queue *q, const mc_cross_chain_request *r, uint32_t shard,
+                              unsigned attempt) {
     mc_buf payload = {0}, msg = {0}, out = {0};
     mc_cross_chain_request_encode(&payload, r);
     mc_pb_pack_routed(target_chain(r), payload.data, payload.len, &msg);
@@ -362,7 +362,8 @@ mc_xchain_queue *mc_xchain_queue_new(const mc_xchain_queue_config *cfg, mc_error
     q->channels = mc_calloc(q->n_shards, sizeof *q->channels);
     for (uint32_t i = 0; cfg->shard_addresses && i < q->n_shards; i++)
         if (cfg->shard_addresses[i])
-            q->addresses[i] = mc_memdup(cfg->shard_addresses[i], strlen(cfg->shard_addresses[i]) + 1);
+            q->addresses[i] =
+                mc_memdup(cfg->shard_addresses[i], strlen(cfg->shard_addresses[i]) + 1);
     pthread_mutex_init(&q->mu, NULL);
     init_monotonic_cond(&q->cv);
     return q;

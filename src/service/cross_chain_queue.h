@@ -68,7 +68,7 @@ typedef struct {
     uint64_t delivered; /* successful deliveries */
     uint64_t retries;   /* failed attempts that will be retried */
     uint64_t rejected;  /* requests the target refused for good (error answers) */
-    uint64_t replaced;  /* pending requests superseded by a newer one of their key */
+    uint64_t replaced;  /* requests merged with a pending one of their key (one dropped) */
 } mc_xchain_stats;
 
 /* The options with every zero field replaced by its default. */

@@ -123,8 +123,8 @@ mc_status mc_grpc_target_from_address(const char *address, char *out, size_t out
         return mc_error_set(err, MC_ERR_INVALID, "%s: TLS is not supported yet", address);
     const char *rest = strncmp(address, "grpc:", 5) == 0 ? address + 5 : address;
     if (!valid_host_port(rest))
-        return mc_error_set(err, MC_ERR_INVALID,
-                            "%s: expected grpc:host:port (or host:port)", address);
+        return mc_error_set(err, MC_ERR_INVALID, "%s: expected grpc:host:port (or host:port)",
+                            address);
     if (strlen(rest) >= out_len)
         return mc_error_set(err, MC_ERR_INVALID, "%s: address too long", address);
     memcpy(out, rest, strlen(rest) + 1);
@@ -189,8 +189,8 @@ mc_status mc_grpc_version(mc_grpc_node *node, mc_grpc_version_info *out, mc_erro
     mc_buf resp = {0};
     char msg[MC_RPC_MSG_MAX];
     /* Empty{} encodes as zero bytes. */
-    mc_rpc_code code = mc_rpc_call_unary(node->channel, MC_PATH_VERSION, NULL, 0,
-                                         node->timeout_ms, &resp, msg, sizeof msg);
+    mc_rpc_code code = mc_rpc_call_unary(node->channel, MC_PATH_VERSION, NULL, 0, node->timeout_ms,
+                                         &resp, msg, sizeof msg);
     if (code != MC_RPC_OK) {
         mc_buf_free(&resp);
         return rpc_failure(node, code, msg, err);
@@ -214,8 +214,8 @@ static bool is_serving(const mc_buf *resp) {
 bool mc_grpc_health_check(mc_rpc_channel *ch, int timeout_ms) {
     mc_buf resp = {0};
     /* HealthCheckRequest{service = ""} (the whole server) encodes as zero bytes. */
-    mc_rpc_code code = mc_rpc_call_unary(ch, MC_RPC_HEALTH_CHECK, NULL, 0, timeout_ms, &resp,
-                                         NULL, 0);
+    mc_rpc_code code =
+        mc_rpc_call_unary(ch, MC_RPC_HEALTH_CHECK, NULL, 0, timeout_ms, &resp, NULL, 0);
     bool ok = code == MC_RPC_OK && is_serving(&resp);
     mc_buf_free(&resp);
     return ok;

@@ -239,8 +239,8 @@ mc_rpc_code mc_notifier_serve_subscribe(void *ctx, const uint8_t *req, size_t le
     return MC_RPC_CANCELLED;
 }
 
-mc_rpc_code mc_notifier_serve_notify_batch(void *ctx, const uint8_t *req, size_t len,
-                                           mc_buf *resp, char *msg, size_t msg_len) {
+mc_rpc_code mc_notifier_serve_notify_batch(void *ctx, const uint8_t *req, size_t len, mc_buf *resp,
+                                           char *msg, size_t msg_len) {
     (void)resp; /* Empty{} encodes as zero bytes */
     mc_notifier *hub = ctx;
     mc_notification *ns;

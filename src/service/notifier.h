@@ -61,7 +61,7 @@ mc_rpc_code mc_notifier_serve_subscribe(void *ctx, const uint8_t *req, size_t le
                                         mc_rpc_stream *stream, char *msg, size_t msg_len);
 /* rpc.v1.NotifierService/NotifyBatch: publishes the batch (malformed -> INVALID_ARGUMENT);
  * answers Empty. */
-mc_rpc_code mc_notifier_serve_notify_batch(void *ctx, const uint8_t *req, size_t len,
-                                           mc_buf *resp, char *msg, size_t msg_len);
+mc_rpc_code mc_notifier_serve_notify_batch(void *ctx, const uint8_t *req, size_t len, mc_buf *resp,
+                                           char *msg, size_t msg_len);
 
 #endif

@@ -51,8 +51,8 @@ static mc_rpc_code forward(void *ctx, const uint8_t *req, size_t len, mc_buf *re
     return code;
 }
 
-static mc_rpc_code serve_version(void *ctx, const uint8_t *req, size_t len, mc_buf *resp,
-                                 char *msg, size_t msg_len) {
+static mc_rpc_code serve_version(void *ctx, const uint8_t *req, size_t len, mc_buf *resp, char *msg,
+                                 size_t msg_len) {
     (void)req, (void)len, (void)msg, (void)msg_len; /* Empty: nothing to check */
     const mc_proxy *p = ctx;
     mc_pb_pack_version(p->version, MC_PROXY_PROTOCOL, resp);
@@ -110,8 +110,10 @@ mc_proxy *mc_proxy_new(const mc_proxy_config *cfg, mc_error *err) {
     if (check_config(cfg, err) != MC_OK)
         return NULL;
     mc_proxy *p = mc_calloc(1, sizeof *p);
-    p->send_timeout_ms = cfg->send_timeout_ms > 0 ? cfg->send_timeout_ms : MC_PROXY_DEFAULT_TIMEOUT_MS;
-    p->recv_timeout_ms = cfg->recv_timeout_ms > 0 ? cfg->recv_timeout_ms : MC_PROXY_DEFAULT_TIMEOUT_MS;
+    p->send_timeout_ms =
+        cfg->send_timeout_ms > 0 ? cfg->send_timeout_ms : MC_PROXY_DEFAULT_TIMEOUT_MS;
+    p->recv_timeout_ms =
+        cfg->recv_timeout_ms > 0 ? cfg->recv_timeout_ms : MC_PROXY_DEFAULT_TIMEOUT_MS;
     p->version = mc_strdup(cfg->version ? cfg->version : "microchain");
     connect_shards(p, cfg);
     p->hub = mc_notifier_new(cfg->subscriber_queue);

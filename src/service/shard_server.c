@@ -213,8 +213,7 @@ static mc_worker *route(mc_shard_server *s, mc_node_method m, const mc_chain_id 
     uint32_t shard = mc_shard_of(chain, s->n_shards);
     int li = s->local_of_shard[shard];
     if (li < 0) {
-        snprintf(msg, msg_len, "chain belongs to shard %u, which this server does not run",
-                 shard);
+        snprintf(msg, msg_len, "chain belongs to shard %u, which this server does not run", shard);
         return NULL;
     }
     mc_chain_id about;
@@ -230,8 +229,8 @@ static mc_worker *route(mc_shard_server *s, mc_node_method m, const mc_chain_id 
     return s->locals[li].worker;
 }
 
-static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_buf *resp,
-                                 char *msg, size_t msg_len) {
+static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_buf *resp, char *msg,
+                                 size_t msg_len) {
     method_ctx *mctx = ctx;
     mc_chain_id chain;
     uint8_t *payload = NULL;
@@ -323,8 +322,7 @@ static mc_status check_config(const mc_shard_server_config *c, mc_error *err) {
                                 "shard server: shard %u runs elsewhere but has no address", k);
     for (size_t i = 0; i < c->n_proxies; i++)
         if (!c->proxy_addresses || !c->proxy_addresses[i])
-            return mc_error_set(err, MC_ERR_INVALID, "shard server: proxy %zu has no address",
-                                i);
+            return mc_error_set(err, MC_ERR_INVALID, "shard server: proxy %zu has no address", i);
     return MC_OK;
 }
 
@@ -338,8 +336,8 @@ static void create_worker(mc_shard_server *s, const mc_shard_server_config *c, s
         .clock = c->clock,
         .send_cross_chain = mc_xchain_queue_enqueue,
         .sink_ctx = s->queue,
-        .timestamp_grace_us = c->timestamp_grace_us ? c->timestamp_grace_us
-                                                    : MC_SHARD_DEFAULT_GRACE_US,
+        .timestamp_grace_us =
+            c->timestamp_grace_us ? c->timestamp_grace_us : MC_SHARD_DEFAULT_GRACE_US,
         .notify = on_notification,
         .notify_ctx = s,
     };
@@ -350,14 +348,13 @@ static void create_worker(mc_shard_server *s, const mc_shard_server_config *c, s
     mc_xchain_queue_set_local_worker(s->queue, l->index, l->worker);
 }
 
-static mc_status create_rpc_server(mc_shard_server *s, const mc_shard_server_config *c,
-                                   size_t i, mc_error *err) {
+static mc_status create_rpc_server(mc_shard_server *s, const mc_shard_server_config *c, size_t i,
+                                   mc_error *err) {
     mc_rpc_server_options opts = c->rpc;
     local_shard *l = &s->locals[i];
     l->rpc = mc_rpc_server_new(&opts);
     if (!register_methods(s, l->rpc))
-        return mc_error_set(err, MC_ERR_INVALID, "shard %u: cannot register methods",
-                            l->index);
+        return mc_error_set(err, MC_ERR_INVALID, "shard %u: cannot register methods", l->index);
     l->port = mc_rpc_server_add_port(l->rpc, c->listen_addresses[i]);
     if (l->port == 0)
         return mc_error_set(err, MC_ERR_IO, "shard %u: cannot listen on %s", l->index,
@@ -410,8 +407,8 @@ mc_status mc_shard_server_start(mc_shard_server *s, mc_error *err) {
     s->started = true;
     /* Outboxes left pending by a previous run go first into the queue (it starts below). */
     for (size_t i = 0; i < s->n_local; i++) {
-        mc_status st = mc_worker_retransmit(s->locals[i].worker, s->locals[i].index,
-                                            s->n_shards, err);
+        mc_status st =
+            mc_worker_retransmit(s->locals[i].worker, s->locals[i].index, s->n_shards, err);
         if (st)
             return st;
     }
@@ -452,14 +449,16 @@ static void stop_rpc_servers(mc_shard_server *s, int grace_ms) {
     rpc_stopper *st = mc_calloc(s->n_local, sizeof *st);
     for (size_t i = 0; i < s->n_local; i++) {
         st[i] = (rpc_stopper){.rpc = s->locals[i].rpc, .grace_ms = grace_ms};
-        mc_rpc_server_set_serving(st[i].rpc, false);
+        if (st[i].rpc) /* NULL after a failed _new */
+            mc_rpc_server_set_serving(st[i].rpc, false);
     }
     for (size_t i = 0; i < s->n_local; i++)
-        st[i].running = pthread_create(&st[i].thread, NULL, stop_rpc_main, &st[i]) == 0;
+        if (st[i].rpc)
+            st[i].running = pthread_create(&st[i].thread, NULL, stop_rpc_main, &st[i]) == 0;
     for (size_t i = 0; i < s->n_local; i++) {
         if (st[i].running)
             pthread_join(st[i].thread, NULL);
-        else
+        else if (st[i].rpc)
             mc_rpc_server_shutdown(st[i].rpc, grace_ms);
     }
     free(st);

@@ -43,10 +43,10 @@ typedef struct mc_shard_server mc_shard_server;
 
 /* Zero fields take the defaults above. */
 typedef struct {
-    size_t batch_size;      /* notifications per NotifyBatch */
-    int batch_interval_ms;  /* longest a notification waits for its batch to fill */
-    size_t queue_size;      /* per proxy; the oldest are dropped beyond it */
-    int rpc_timeout_ms;     /* deadline of one NotifyBatch */
+    size_t batch_size;     /* notifications per NotifyBatch */
+    int batch_interval_ms; /* longest a notification waits for its batch to fill */
+    size_t queue_size;     /* per proxy; the oldest are dropped beyond it */
+    int rpc_timeout_ms;    /* deadline of one NotifyBatch */
 } mc_notify_options;
 
 typedef struct {
@@ -56,8 +56,8 @@ typedef struct {
 
     /* The shards of this process: n_local entries each (all copied but the stores). */
     size_t n_local;
-    const uint32_t *local_shards;       /* shard indices, distinct, < n_shards */
-    mc_kv_store *const *stores;         /* borrowed; may all be the same store */
+    const uint32_t *local_shards;        /* shard indices, distinct, < n_shards */
+    mc_kv_store *const *stores;          /* borrowed; may all be the same store */
     const char *const *listen_addresses; /* e.g. "0.0.0.0:19100"; port 0 picks one */
 
     /* "host:port" of every shard's internal endpoint, n_shards entries (entries of local
@@ -69,8 +69,8 @@ typedef struct {
 
     mc_xchain_options cross_chain;
     mc_notify_options notify;
-    mc_rpc_server_options rpc; /* max_message_size 0 = 16 MiB */
-    mc_clock clock;            /* NULL now: system clock */
+    mc_rpc_server_options rpc;   /* max_message_size 0 = 16 MiB */
+    mc_clock clock;              /* NULL now: system clock */
     uint64_t timestamp_grace_us; /* --block-time-grace-period; 0 = 500 ms */
 } mc_shard_server_config;
 

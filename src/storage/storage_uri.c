@@ -47,6 +47,10 @@ mc_status mc_storage_uri_parse(const char *text, mc_storage_uri *out, mc_error *
         return mc_error_set(err, MC_ERR_INVALID, "empty storage configuration");
     if (strncmp(text, "memory:", 7) == 0 || strcmp(text, "memory") == 0) {
         out->kind = MC_STORAGE_MEMORY;
+        const char *genesis = text[6] == ':' ? text + 7 : "";
+        if (strlen(genesis) >= sizeof out->path)
+            return mc_error_set(err, MC_ERR_INVALID, "genesis path is too long");
+        snprintf(out->path, sizeof out->path, "%s", genesis);
         return MC_OK;
     }
     if (strncmp(text, "rocksdb:", 8) == 0) {

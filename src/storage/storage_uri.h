@@ -1,6 +1,7 @@
 /* storage_uri.h - the --storage option: which backend, where, and how each shard opens it.
  *
- *   memory:                  in-process memory; every process starts empty (tests, demos)
+ *   memory:[GENESIS]         in-process memory, initialised from the GENESIS file at each
+ *                            start (tests, demos); nothing survives a restart
  *   rocksdb:DIR              embedded RocksDB under DIR (the local default)
  *   rocksdb:DIR:MODE         MODE (spawn_blocking | block_in_place | runtime) is accepted
  *   rocksdb:DIR:MODE:NS      for compatibility and ignored; NS selects DIR/NS
@@ -21,7 +22,8 @@ typedef enum { MC_STORAGE_MEMORY, MC_STORAGE_ROCKSDB, MC_STORAGE_SCYLLADB } mc_s
 
 typedef struct {
     mc_storage_kind kind;
-    char path[4096]; /* RocksDB: the validator's directory (DIR or DIR/NS) */
+    char path[4096]; /* RocksDB: the validator's directory (DIR or DIR/NS); memory: the
+                      * genesis file, possibly empty */
 } mc_storage_uri;
 
 /* Parses a --storage value; errors name the problem ("unknown storage 'foo:'"). */

@@ -1,0 +1,174 @@
+/* linera-proxy: the stateless router between clients and a validator's shards. Any number
+ * of proxies of one validator are interchangeable. See docs/OPERATIONS.md. */
+#include "cmd/cli_common.h"
+#include "config/server_config.h"
+#include "rpc/rpc.h"
+#include "service/proxy.h"
+#include "storage/storage_uri.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROGRAM "linera-proxy"
+
+enum { OPT_ID = 1, OPT_SEND_TIMEOUT, OPT_RECV_TIMEOUT, OPT_GRACE, OPT_IGNORED, OPT_HELP,
+       OPT_VERSION };
+
+typedef struct {
+    cli_storage_options storage;
+    uint64_t id;
+    uint64_t send_timeout_ms;
+    uint64_t recv_timeout_ms;
+    uint64_t grace_period_ms;
+    const char *server_path;
+} proxy_options;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: %s [--storage URI ...] [--id N] server.json\n"
+            "\n"
+            "Routes client requests to the shard owning each chain and serves notification\n"
+            "subscriptions. Listens on proxies[N]'s public and private ports from\n"
+            "server.json (mode 0600). Stops cleanly on SIGTERM or SIGINT.\n"
+            "\n"
+            "  --id N                  which proxy of server.json this is (default 0)\n"
+            "  --send-timeout-ms MS    deadline of health checks to shards (4000)\n"
+            "  --recv-timeout-ms MS    deadline of forwarded requests (4000)\n"
+            "  --grace-period-ms MS    time in-flight requests get at shutdown (5000)\n"
+            "  --version               print the version\n"
+            "%s"
+            "The proxy keeps no state: --storage and the cache flags are accepted for\n"
+            "compatibility with the reference command line and otherwise unused.\n"
+            "Environment: LINERA_PROXY_SEND_TIMEOUT, LINERA_PROXY_RECV_TIMEOUT (ms).\n",
+            PROGRAM, cli_storage_help());
+}
+
+static uint64_t env_or(const char *name, uint64_t fallback) {
+    const char *v = getenv(name);
+    return v && *v ? cli_parse_u64(name, v) : fallback;
+}
+
+static void parse(int argc, char **argv, proxy_options *o) {
+    static const struct option own[] = {
+        {"id", required_argument, 0, OPT_ID},
+        {"send-timeout-ms", required_argument, 0, OPT_SEND_TIMEOUT},
+        {"recv-timeout-ms", required_argument, 0, OPT_RECV_TIMEOUT},
+        {"grace-period-ms", required_argument, 0, OPT_GRACE},
+        {"tokio-threads", required_argument, 0, OPT_IGNORED},
+        {"tokio-blocking-threads", required_argument, 0, OPT_IGNORED},
+        {"help", no_argument, 0, OPT_HELP},
+        {"version", no_argument, 0, OPT_VERSION},
+    };
+    struct option table[64];
+    size_t n = sizeof own / sizeof *own;
+    memcpy(table, own, sizeof own);
+    cli_storage_add_options(table, n);
+    memset(o, 0, sizeof *o);
+    cli_storage_defaults(&o->storage);
+    o->send_timeout_ms = env_or("LINERA_PROXY_SEND_TIMEOUT", 4000);
+    o->recv_timeout_ms = env_or("LINERA_PROXY_RECV_TIMEOUT", 4000);
+    o->grace_period_ms = 5000;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", table, NULL)) != -1) {
+        if (cli_storage_handle(c, optarg, &o->storage))
+            continue;
+        switch (c) {
+        case OPT_ID: o->id = cli_parse_u64("--id", optarg); break;
+        case OPT_SEND_TIMEOUT: o->send_timeout_ms = cli_parse_u64("--send-timeout-ms", optarg); break;
+        case OPT_RECV_TIMEOUT: o->recv_timeout_ms = cli_parse_u64("--recv-timeout-ms", optarg); break;
+        case OPT_GRACE: o->grace_period_ms = cli_parse_u64("--grace-period-ms", optarg); break;
+        case OPT_IGNORED: break;
+        case 'h':
+        case OPT_HELP: usage(stdout); exit(0);
+        case OPT_VERSION: cli_print_version(PROGRAM); break;
+        default: usage(stderr); exit(CLI_EXIT_USAGE);
+        }
+    }
+    if (optind + 1 != argc) {
+        cli_error("expected exactly one server.json argument");
+        usage(stderr);
+        exit(CLI_EXIT_USAGE);
+    }
+    o->server_path = argv[optind];
+}
+
+/* Same rule as the shards: an IP address is bound as given (a local network stays on
+ * loopback), a host name means every interface. */
+static void listen_address(const char *host, uint16_t port, char *out, size_t len) {
+    struct in_addr a;
+    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
+             (unsigned)port);
+}
+
+static int serve(const mc_server_config *sc, const proxy_options *o) {
+    const mc_internal_network *net = &sc->internal;
+    const mc_proxy_entry *me = &net->proxies[o->id];
+    char public_addr[MC_HOST_PORT_MAX], private_addr[MC_HOST_PORT_MAX];
+    listen_address(me->host, me->public_port, public_addr, sizeof public_addr);
+    listen_address(me->host, me->private_port, private_addr, sizeof private_addr);
+    char **shards = mc_calloc(net->n_shards, sizeof *shards);
+    for (size_t i = 0; i < net->n_shards; i++) {
+        shards[i] = mc_calloc(1, MC_HOST_PORT_MAX);
+        mc_server_config_shard_address(sc, i, shards[i]);
+    }
+    mc_proxy_config cfg = {.shards = (const char *const *)shards,
+                           .n_shards = (uint32_t)net->n_shards,
+                           .public_address = public_addr,
+                           .private_address = private_addr,
+                           .send_timeout_ms = (int)o->send_timeout_ms,
+                           .recv_timeout_ms = (int)o->recv_timeout_ms,
+                           .version = MC_VERSION};
+    mc_error err = {0};
+    int rc = 0;
+    mc_proxy *proxy = mc_proxy_new(&cfg, &err);
+    if (!proxy || mc_proxy_start(proxy, &err)) {
+        cli_error("cannot start: %s", err.message);
+        rc = CLI_EXIT_ERROR;
+    } else {
+        fprintf(stderr, "proxy %llu: public %s, private %s, %zu shards\n",
+                (unsigned long long)o->id, public_addr, private_addr, net->n_shards);
+        int sig = cli_wait_for_signal();
+        fprintf(stderr, "signal %d: shutting down\n", sig);
+        mc_proxy_set_serving(proxy, false);
+        mc_proxy_shutdown(proxy, (int)o->grace_period_ms);
+    }
+    mc_proxy_free(proxy);
+    for (size_t i = 0; i < net->n_shards; i++)
+        free(shards[i]);
+    free(shards);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    proxy_options o;
+    parse(argc, argv, &o);
+    cli_block_signals();
+    mc_crypto_init();
+    mc_error err = {0};
+    if (o.storage.storage) {
+        mc_storage_uri uri;
+        if (mc_storage_uri_parse(o.storage.storage, &uri, &err)) {
+            cli_error("--storage: %s", err.message);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    mc_server_config sc;
+    if (mc_server_config_load(o.server_path, &sc, &err)) {
+        cli_error("%s", err.message);
+        return CLI_EXIT_ERROR;
+    }
+    int rc;
+    if (o.id >= sc.internal.n_proxies) {
+        cli_error("--id %llu: server.json lists %zu proxies", (unsigned long long)o.id,
+                  sc.internal.n_proxies);
+        rc = CLI_EXIT_USAGE;
+    } else {
+        mc_rpc_init();
+        rc = serve(&sc, &o);
+        mc_rpc_shutdown();
+    }
+    mc_server_config_free(&sc);
+    return rc;
+}
