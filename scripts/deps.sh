@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config libsodium-dev librocksdb-dev libjansson-dev
           libcriterion-dev clang-format valgrind libgrpc-dev protobuf-compiler
           protobuf-c-compiler libprotobuf-c-dev protobuf-compiler-grpc python3-grpcio
-          python3-grpc-tools python3-protobuf libmicrohttpd-dev)
+          python3-grpc-tools python3-protobuf libmicrohttpd-dev prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -20,5 +20,5 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -117,21 +117,36 @@ size_t cli_storage_add_options(struct option *table, size_t len) {
 /* Maps an option code to the field it sets (NULL for --storage). */
 static uint64_t *storage_field(int code, cli_storage_options *o) {
     switch (code) {
-    case OPT_REPLICATION: return &o->replication_factor;
-    case OPT_MAX_FIND_KEYS_ENTRY: return &o->max_find_keys_entry_size;
-    case OPT_MAX_FIND_KV_ENTRY: return &o->max_find_key_values_entry_size;
-    case OPT_MAX_CACHE_VALUE: return &o->max_cache_value_size;
-    case OPT_MAX_CACHE_FIND_KEYS: return &o->max_cache_find_keys_size;
-    case OPT_MAX_CACHE_FIND_KV: return &o->max_cache_find_key_values_size;
-    case OPT_BLOB_CACHE: return &o->blob_cache_size;
-    case OPT_CONFIRMED_CACHE: return &o->confirmed_block_cache_size;
-    case OPT_CERT_CACHE: return &o->certificate_cache_size;
-    case OPT_CERT_RAW_CACHE: return &o->certificate_raw_cache_size;
-    case OPT_EVENT_CACHE: return &o->event_cache_size;
-    case OPT_WORKER_TTL: return &o->chain_worker_ttl_ms;
-    case OPT_BLOCK_CACHE: return &o->block_cache_size;
-    case OPT_EXEC_CACHE: return &o->execution_state_cache_size;
-    default: return NULL;
+    case OPT_REPLICATION:
+        return &o->replication_factor;
+    case OPT_MAX_FIND_KEYS_ENTRY:
+        return &o->max_find_keys_entry_size;
+    case OPT_MAX_FIND_KV_ENTRY:
+        return &o->max_find_key_values_entry_size;
+    case OPT_MAX_CACHE_VALUE:
+        return &o->max_cache_value_size;
+    case OPT_MAX_CACHE_FIND_KEYS:
+        return &o->max_cache_find_keys_size;
+    case OPT_MAX_CACHE_FIND_KV:
+        return &o->max_cache_find_key_values_size;
+    case OPT_BLOB_CACHE:
+        return &o->blob_cache_size;
+    case OPT_CONFIRMED_CACHE:
+        return &o->confirmed_block_cache_size;
+    case OPT_CERT_CACHE:
+        return &o->certificate_cache_size;
+    case OPT_CERT_RAW_CACHE:
+        return &o->certificate_raw_cache_size;
+    case OPT_EVENT_CACHE:
+        return &o->event_cache_size;
+    case OPT_WORKER_TTL:
+        return &o->chain_worker_ttl_ms;
+    case OPT_BLOCK_CACHE:
+        return &o->block_cache_size;
+    case OPT_EXEC_CACHE:
+        return &o->execution_state_cache_size;
+    default:
+        return NULL;
     }
 }
 

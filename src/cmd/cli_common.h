@@ -21,7 +21,7 @@
 typedef struct {
     const char *storage; /* --storage URI */
     uint64_t replication_factor;
-    mc_kv_cache_options cache;  /* --storage-max-cache-size/-entries/-value-entry-size */
+    mc_kv_cache_options cache; /* --storage-max-cache-size/-entries/-value-entry-size */
     uint64_t max_find_keys_entry_size;
     uint64_t max_find_key_values_entry_size;
     uint64_t max_cache_value_size;

@@ -186,8 +186,8 @@ static int connect_committee(const cli_globals *g, cli_session *s) {
     for (size_t i = 0; i < s->n_nodes; i++) {
         char target[MC_GRPC_TARGET_MAX];
         mc_error err = {0};
-        if (mc_grpc_target_from_address(c->validators[i].network_address, target,
-                                        sizeof target, &err)) {
+        if (mc_grpc_target_from_address(c->validators[i].network_address, target, sizeof target,
+                                        &err)) {
             cli_error("validator %zu: %s", i, err.message);
             free(vs);
             return CLI_EXIT_ERROR;
@@ -196,10 +196,8 @@ static int connect_committee(const cli_globals *g, cli_session *s) {
         vs[i].public_key = c->validators[i].public_key;
         vs[i].node = mc_grpc_node_transport(s->nodes[i]);
     }
-    mc_client_config cc = {.committee = c,
-                           .validators = vs,
-                           .n_validators = s->n_nodes,
-                           .local_store = s->local};
+    mc_client_config cc = {
+        .committee = c, .validators = vs, .n_validators = s->n_nodes, .local_store = s->local};
     s->client = mc_client_new(&cc);
     free(vs);
     return 0;

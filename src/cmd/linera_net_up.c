@@ -189,8 +189,15 @@ static int make_genesis(network *net, const net_options *o, mc_server_config *co
     }
     mc_committee_free(&committee);
     snprintf(n, sizeof n, "%llu", (unsigned long long)o->other_chains);
-    char *args[] = {"create-genesis-config", n, "--committee", committee_path, "--genesis",
-                    genesis_path, "--initial-funding", (char *)o->initial_amount, NULL};
+    char *args[] = {"create-genesis-config",
+                    n,
+                    "--committee",
+                    committee_path,
+                    "--genesis",
+                    genesis_path,
+                    "--initial-funding",
+                    (char *)o->initial_amount,
+                    NULL};
     return cmd_create_genesis_config(g, 8, args);
 }
 
@@ -203,8 +210,8 @@ static int init_storage(network *net, const net_options *o, char storage[][4400]
             continue;
         }
         snprintf(storage[v], 4400, "rocksdb:%s/validator_%llu", net->dir, (unsigned long long)v);
-        char *args[] = {"storage", "initialize", "--storage", storage[v], "--genesis",
-                        genesis_path, NULL};
+        char *args[] = {"storage",   "initialize", "--storage", storage[v],
+                        "--genesis", genesis_path, NULL};
         int rc = cmd_storage(NULL, 6, args);
         if (rc)
             return rc;
@@ -218,9 +225,11 @@ static int spawn(network *net, const char *name, const char *health, char *const
     if (net->n_procs == MAX_PROCESSES)
         return CLI_EXIT_ERROR;
     process *p = &net->procs[net->n_procs];
+    char log_path[sizeof p->log];
+    snprintf(log_path, sizeof log_path, "%s/logs/%s.log", net->dir, name);
+    memcpy(p->log, log_path, sizeof p->log);
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->health_target, sizeof p->health_target, "%s", health);
-    snprintf(p->log, sizeof p->log, "%s/logs/%s.log", net->dir, name);
     int log = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
     pid_t pid = log < 0 ? -1 : fork();
     if (pid == 0) {
@@ -261,7 +270,7 @@ static int start_validator(network *net, uint64_t v, const mc_server_config *c,
         snprintf(name, sizeof name, "validator_%llu_shard_%zu", (unsigned long long)v, s);
         snprintf(health, sizeof health, "127.0.0.1:%u", c->internal.shards[s].port);
         char *argv[] = {server_bin, "run", "--storage", (char *)storage, "--server", cfg,
-                        "--shard", shard, NULL};
+                        "--shard",  shard, NULL};
         if (spawn(net, name, health, argv))
             return CLI_EXIT_ERROR;
     }
@@ -396,8 +405,8 @@ static int net_up(cli_globals *g, const net_options *o) {
         printf("export LINERA_STORAGE=\"rocksdb:%s/client\"\n", net.dir);
         for (uint64_t v = 0; v < o->validators; v++)
             fprintf(stderr, "validator %llu: grpc:127.0.0.1:%u (%llu shards, %llu proxies)\n",
-                    (unsigned long long)v, configs[v].network.port,
-                    (unsigned long long)o->shards, (unsigned long long)o->proxies);
+                    (unsigned long long)v, configs[v].network.port, (unsigned long long)o->shards,
+                    (unsigned long long)o->proxies);
         fprintf(stderr, "network ready in %s; press Ctrl-C to stop\n", net.dir);
         fflush(stdout);
         int sig = cli_wait_for_signal();

@@ -13,8 +13,15 @@
 
 #define PROGRAM "linera-proxy"
 
-enum { OPT_ID = 1, OPT_SEND_TIMEOUT, OPT_RECV_TIMEOUT, OPT_GRACE, OPT_IGNORED, OPT_HELP,
-       OPT_VERSION };
+enum {
+    OPT_ID = 1,
+    OPT_SEND_TIMEOUT,
+    OPT_RECV_TIMEOUT,
+    OPT_GRACE,
+    OPT_IGNORED,
+    OPT_HELP,
+    OPT_VERSION
+};
 
 typedef struct {
     cli_storage_options storage;
@@ -75,15 +82,30 @@ static void parse(int argc, char **argv, proxy_options *o) {
         if (cli_storage_handle(c, optarg, &o->storage))
             continue;
         switch (c) {
-        case OPT_ID: o->id = cli_parse_u64("--id", optarg); break;
-        case OPT_SEND_TIMEOUT: o->send_timeout_ms = cli_parse_u64("--send-timeout-ms", optarg); break;
-        case OPT_RECV_TIMEOUT: o->recv_timeout_ms = cli_parse_u64("--recv-timeout-ms", optarg); break;
-        case OPT_GRACE: o->grace_period_ms = cli_parse_u64("--grace-period-ms", optarg); break;
-        case OPT_IGNORED: break;
+        case OPT_ID:
+            o->id = cli_parse_u64("--id", optarg);
+            break;
+        case OPT_SEND_TIMEOUT:
+            o->send_timeout_ms = cli_parse_u64("--send-timeout-ms", optarg);
+            break;
+        case OPT_RECV_TIMEOUT:
+            o->recv_timeout_ms = cli_parse_u64("--recv-timeout-ms", optarg);
+            break;
+        case OPT_GRACE:
+            o->grace_period_ms = cli_parse_u64("--grace-period-ms", optarg);
+            break;
+        case OPT_IGNORED:
+            break;
         case 'h':
-        case OPT_HELP: usage(stdout); exit(0);
-        case OPT_VERSION: cli_print_version(PROGRAM); break;
-        default: usage(stderr); exit(CLI_EXIT_USAGE);
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        case OPT_VERSION:
+            cli_print_version(PROGRAM);
+            break;
+        default:
+            usage(stderr);
+            exit(CLI_EXIT_USAGE);
         }
     }
     if (optind + 1 != argc) {

@@ -101,9 +101,15 @@ static void parse_run(int argc, char **argv, run_options *o) {
         if (cli_storage_handle(c, optarg, &o->storage))
             continue;
         switch (c) {
-        case OPT_SERVER: o->server_path = optarg; break;
-        case OPT_SHARD: o->shard = (long)cli_parse_u64("--shard", optarg); break;
-        case OPT_GRACE: o->grace_period_ms = cli_parse_u64("--grace-period-ms", optarg); break;
+        case OPT_SERVER:
+            o->server_path = optarg;
+            break;
+        case OPT_SHARD:
+            o->shard = (long)cli_parse_u64("--shard", optarg);
+            break;
+        case OPT_GRACE:
+            o->grace_period_ms = cli_parse_u64("--grace-period-ms", optarg);
+            break;
         case OPT_BLOCK_GRACE:
             o->block_time_grace_ms = cli_parse_u64("--block-time-grace-period-ms", optarg);
             break;
@@ -116,9 +122,14 @@ static void parse_run(int argc, char **argv, run_options *o) {
                 (int)cli_parse_u64("--cross-chain-max-backoff-ms", optarg);
             break;
         case OPT_XCHAIN_IGNORED:
-        case OPT_IGNORED: break;
-        case OPT_HELP: run_usage(stdout); exit(0);
-        default: run_usage(stderr); exit(CLI_EXIT_USAGE);
+        case OPT_IGNORED:
+            break;
+        case OPT_HELP:
+            run_usage(stdout);
+            exit(0);
+        default:
+            run_usage(stderr);
+            exit(CLI_EXIT_USAGE);
         }
     }
     if (optind < argc) {
@@ -266,8 +277,8 @@ static int cmd_run(int argc, char **argv) {
     }
     if (mc_committee_weight(&rs.genesis.committee, &rs.config.key.pub) == 0)
         fprintf(stderr, "warning: this validator's key is not in the genesis committee\n");
-    rs.n_local = o.shard >= 0 ? 1 : (uint32_t)(n_shards < MAX_LOCAL_SHARDS ? n_shards
-                                                                            : MAX_LOCAL_SHARDS);
+    rs.n_local =
+        o.shard >= 0 ? 1 : (uint32_t)(n_shards < MAX_LOCAL_SHARDS ? n_shards : MAX_LOCAL_SHARDS);
     for (uint32_t k = 0; k < rs.n_local; k++)
         rs.local[k] = o.shard >= 0 ? (uint32_t)o.shard : k;
     if (open_stores(&rs, &o, &uri, &err)) {

@@ -134,9 +134,8 @@ static json_t *chain_json(const mc_wallet *w, const mc_wallet_chain *c) {
     }
     bool is_default = w->has_default_chain && mc_hash_equal(&w->default_chain, &c->chain_id);
     json_object_set_new(o, "default", json_boolean(is_default));
-    json_object_set_new(o, "origin", json_string(c->description.origin == MC_ORIGIN_ROOT
-                                                     ? "root"
-                                                     : "child"));
+    json_object_set_new(o, "origin",
+                        json_string(c->description.origin == MC_ORIGIN_ROOT ? "root" : "child"));
     return o;
 }
 
