@@ -220,3 +220,12 @@ int cli_wait_for_signal(void) {
     sigwait(&set, &sig);
     return sig;
 }
+
+void cli_init_logging(const char *format) {
+    mc_log_format f = MC_LOG_TEXT;
+    if (format && !mc_log_parse_format(format, &f)) {
+        cli_error("--log-format must be 'text' or 'json', got '%s'", format);
+        exit(CLI_EXIT_USAGE);
+    }
+    mc_log_init(f);
+}

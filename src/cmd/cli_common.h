@@ -6,6 +6,7 @@
 #ifndef MC_CMD_CLI_COMMON_H
 #define MC_CMD_CLI_COMMON_H
 
+#include "base/log.h"
 #include "storage/kv.h"
 
 #include <getopt.h>
@@ -60,6 +61,10 @@ uint64_t cli_parse_u64(const char *flag, const char *value);
 
 /* Prints "error: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses --log-format's value and initialises logging (base/log.h); exits with a usage
+ * error on an unknown format. NULL means text. */
+void cli_init_logging(const char *format);
 
 /* Prints "<program> <version>" and exits 0. */
 void cli_print_version(const char *program);

@@ -30,6 +30,7 @@ typedef struct {
     uint64_t recv_timeout_ms;
     uint64_t grace_period_ms;
     const char *server_path;
+    const char *log_format;
 } proxy_options;
 
 static void usage(FILE *out) {
@@ -44,6 +45,7 @@ static void usage(FILE *out) {
             "  --send-timeout-ms MS    deadline of health checks to shards (4000)\n"
             "  --recv-timeout-ms MS    deadline of forwarded requests (4000)\n"
             "  --grace-period-ms MS    time in-flight requests get at shutdown (5000)\n"
+            "  --log-format text|json  log line format (level: LINERA_LOG or RUST_LOG)\n"
             "  --version               print the version\n"
             "%s"
             "The proxy keeps no state: --storage and the cache flags are accepted for\n"
@@ -65,6 +67,7 @@ static void parse(int argc, char **argv, proxy_options *o) {
         {"grace-period-ms", required_argument, 0, OPT_GRACE},
         {"tokio-threads", required_argument, 0, OPT_IGNORED},
         {"tokio-blocking-threads", required_argument, 0, OPT_IGNORED},
+        {"log-format", required_argument, 0, OPT_LOG_FORMAT},
         {"help", no_argument, 0, OPT_HELP},
         {"version", no_argument, 0, OPT_VERSION},
     };
@@ -149,10 +152,10 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
         cli_error("cannot start: %s", err.message);
         rc = CLI_EXIT_ERROR;
     } else {
-        fprintf(stderr, "proxy %llu: public %s, private %s, %zu shards\n",
-                (unsigned long long)o->id, public_addr, private_addr, net->n_shards);
+        mc_log(MC_LOG_INFO, "proxy", "proxy %llu: public %s, private %s, %zu shards",
+               (unsigned long long)o->id, public_addr, private_addr, net->n_shards);
         int sig = cli_wait_for_signal();
-        fprintf(stderr, "signal %d: shutting down\n", sig);
+        mc_log(MC_LOG_INFO, "proxy", "signal %d: shutting down", sig);
         mc_proxy_set_serving(proxy, false);
         mc_proxy_shutdown(proxy, (int)o->grace_period_ms);
     }
@@ -166,6 +169,7 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
 int main(int argc, char **argv) {
     proxy_options o;
     parse(argc, argv, &o);
+    cli_init_logging(o.log_format);
     cli_block_signals();
     mc_crypto_init();
     mc_error err = {0};

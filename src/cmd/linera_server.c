@@ -39,6 +39,7 @@ typedef struct {
     uint64_t grace_period_ms;
     uint64_t block_time_grace_ms;
     mc_xchain_options cross_chain;
+    const char *log_format;
 } run_options;
 
 enum {
@@ -50,6 +51,7 @@ enum {
     OPT_XCHAIN_BACKOFF,
     OPT_XCHAIN_IGNORED,
     OPT_IGNORED,
+    OPT_LOG_FORMAT,
     OPT_HELP,
 };
 
@@ -68,6 +70,8 @@ static void run_usage(FILE *out) {
             "dated (500)\n"
             "  --cross-chain-retry-delay-ms MS    backoff unit of cross-chain retries (100)\n"
             "  --cross-chain-max-backoff-ms MS    longest wait between retries (5000)\n"
+            "  --log-format text|json             log line format (level: LINERA_LOG or "
+            "RUST_LOG)\n"
             "%s",
             PROGRAM, cli_storage_help());
 }
@@ -84,6 +88,7 @@ static void parse_run(int argc, char **argv, run_options *o) {
         {"cross-chain-max-retries", required_argument, 0, OPT_XCHAIN_IGNORED},
         {"cross-chain-sender-delay-ms", required_argument, 0, OPT_XCHAIN_IGNORED},
         {"wasm-runtime", required_argument, 0, OPT_IGNORED},
+        {"log-format", required_argument, 0, OPT_LOG_FORMAT},
         {"help", no_argument, 0, OPT_HELP},
     };
     struct option table[64];
@@ -243,11 +248,11 @@ static int serve(run_state *rs, const run_options *o) {
         return CLI_EXIT_ERROR;
     }
     for (uint32_t k = 0; k < rs->n_local; k++)
-        fprintf(stderr, "shard %u of %zu listening on %s\n", rs->local[k], net->n_shards,
-                rs->listen[k]);
+        mc_log(MC_LOG_INFO, "server", "shard %u of %zu listening on %s", rs->local[k],
+               net->n_shards, rs->listen[k]);
     int sig = cli_wait_for_signal();
-    fprintf(stderr, "signal %d: shutting down (grace %llu ms)\n", sig,
-            (unsigned long long)o->grace_period_ms);
+    mc_log(MC_LOG_INFO, "server", "signal %d: shutting down (grace %llu ms)", sig,
+           (unsigned long long)o->grace_period_ms);
     mc_shard_server_shutdown(server, (int)o->grace_period_ms);
     mc_shard_server_free(server);
     return 0;
@@ -256,6 +261,7 @@ static int serve(run_state *rs, const run_options *o) {
 static int cmd_run(int argc, char **argv) {
     run_options o;
     parse_run(argc, argv, &o);
+    cli_init_logging(o.log_format);
     cli_block_signals();
     mc_crypto_init();
     run_state rs;
@@ -266,7 +272,7 @@ static int cmd_run(int argc, char **argv) {
     if (mc_storage_uri_parse(o.storage.storage, &uri, &err) ||
         mc_server_config_load(o.server_path, &rs.config, &err) ||
         load_genesis_for(&uri, &rs.genesis, &err)) {
-        cli_error("%s", err.message);
+        mc_log(MC_LOG_ERROR, "server", "%s", err.message);
         goto out;
     }
     size_t n_shards = rs.config.internal.n_shards;
@@ -276,7 +282,7 @@ static int cmd_run(int argc, char **argv) {
         goto out;
     }
     if (mc_committee_weight(&rs.genesis.committee, &rs.config.key.pub) == 0)
-        fprintf(stderr, "warning: this validator's key is not in the genesis committee\n");
+        mc_log(MC_LOG_WARN, "server", "this validator's key is not in the genesis committee");
     rs.n_local =
         o.shard >= 0 ? 1 : (uint32_t)(n_shards < MAX_LOCAL_SHARDS ? n_shards : MAX_LOCAL_SHARDS);
     for (uint32_t k = 0; k < rs.n_local; k++)

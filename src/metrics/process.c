@@ -12,14 +12,31 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-typedef struct {
-    mc_gauge *start_time;
-    mc_gauge *resident;
-    mc_gauge *virtual_mem;
-    mc_gauge *open_fds;
-    mc_gauge *max_fds;
-    mc_gauge *cpu_seconds;
-} process_metrics;
+/* The collector looks its series up at each render (re-registering an identical family
+ * returns the existing one), so it needs no context whose lifetime someone must manage. */
+enum { START_TIME, RESIDENT, VIRTUAL, OPEN_FDS, MAX_FDS, CPU_SECONDS, N_PROCESS_METRICS };
+
+static const struct {
+    const char *name;
+    const char *help;
+} process_defs[N_PROCESS_METRICS] = {
+    [START_TIME] = {"process_start_time_seconds",
+                    "Start time of the process since unix epoch in seconds."},
+    [RESIDENT] = {"process_resident_memory_bytes", "Resident memory size in bytes."},
+    [VIRTUAL] = {"process_virtual_memory_bytes", "Virtual memory size in bytes."},
+    [OPEN_FDS] = {"process_open_fds", "Number of open file descriptors."},
+    [MAX_FDS] = {"process_max_fds", "Maximum number of open file descriptors."},
+    [CPU_SECONDS] = {"process_cpu_seconds_total",
+                     "Total user and system CPU time spent in seconds."},
+};
+
+static mc_gauge *process_series(mc_metrics_registry *reg, int which) {
+    const char *name = process_defs[which].name, *help = process_defs[which].help;
+    /* CPU time only grows but is fractional: a counter with gauge storage. */
+    mc_metric_gauge *f = which == CPU_SECONDS ? mc_metrics_mirrored_counter(reg, name, help, NULL)
+                                              : mc_metrics_gauge(reg, name, help, NULL);
+    return mc_gauge_child(f, NULL);
+}
 
 /* Fields of /proc/self/stat we use (proc(5) numbering). */
 typedef struct {
@@ -44,7 +61,7 @@ static bool read_proc_stat(proc_stat *st) {
         return false;
     /* After ')': field 3 (state) onwards; skip to 14, read 14-15, skip to 22, read 22-24. */
     int got = sscanf(p + 1,
-                     " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d"
+                     " %*c %*d %*d %*d %*d %*d %*u %*llu %*llu %*llu %*llu %llu %llu %*d %*d %*d %*d %*d"
                      " %*d %llu %llu %lld",
                      &st->utime, &st->stime, &st->starttime, &st->vsize, &st->rss);
     return got == 5;
@@ -76,50 +93,33 @@ static long count_open_fds(void) {
     return n;
 }
 
-static void collect_process(mc_metrics_registry *reg, void *ctx) {
-    (void)reg;
-    process_metrics *pm = ctx;
+static void collect_stat(mc_metrics_registry *reg) {
     double ticks = (double)sysconf(_SC_CLK_TCK);
     proc_stat st;
+    if (!read_proc_stat(&st))
+        return;
+    mc_gauge_set(process_series(reg, CPU_SECONDS), (double)(st.utime + st.stime) / ticks);
+    mc_gauge_set(process_series(reg, VIRTUAL), (double)st.vsize);
+    mc_gauge_set(process_series(reg, RESIDENT), (double)st.rss * (double)sysconf(_SC_PAGESIZE));
     unsigned long long btime;
-    if (read_proc_stat(&st)) {
-        mc_gauge_set(pm->cpu_seconds, (double)(st.utime + st.stime) / ticks);
-        mc_gauge_set(pm->virtual_mem, (double)st.vsize);
-        mc_gauge_set(pm->resident, (double)st.rss * (double)sysconf(_SC_PAGESIZE));
-        if (read_boot_time(&btime))
-            mc_gauge_set(pm->start_time, (double)btime + (double)st.starttime / ticks);
-    }
-    long fds = count_open_fds();
-    if (fds >= 0)
-        mc_gauge_set(pm->open_fds, (double)fds);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        mc_gauge_set(pm->max_fds, rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
+    if (read_boot_time(&btime))
+        mc_gauge_set(process_series(reg, START_TIME), (double)btime + (double)st.starttime / ticks);
 }
 
-/* The context is kept alive by registering it as a gauge family's... no: it is a small
- * heap block owned by the registry through a cleanup collector is not available, so it is
- * allocated once per registry and freed with it (see registry_free below). */
-static void register_gauges(mc_metrics_registry *reg, process_metrics *pm) {
-    pm->start_time = mc_gauge_child(
-        mc_metrics_gauge(reg, "process_start_time_seconds",
-                         "Start time of the process since unix epoch in seconds.", NULL),
-        NULL);
-    pm->resident = mc_gauge_child(mc_metrics_gauge(reg, "process_resident_memory_bytes",
-                                                   "Resident memory size in bytes.", NULL),
-                                  NULL);
-    pm->virtual_mem = mc_gauge_child(mc_metrics_gauge(reg, "process_virtual_memory_bytes",
-                                                      "Virtual memory size in bytes.", NULL),
-                                     NULL);
-    pm->open_fds = mc_gauge_child(
-        mc_metrics_gauge(reg, "process_open_fds", "Number of open file descriptors.", NULL),
-        NULL);
-    pm->max_fds = mc_gauge_child(mc_metrics_gauge(reg, "process_max_fds",
-                                                  "Maximum number of open file descriptors.",
-                                                  NULL),
-                                 NULL);
-    pm->cpu_seconds = mc_gauge_child(
-        mc_metrics_mirrored_counter(reg, "process_cpu_seconds_total",
-                                    "Total user and system CPU time spent in seconds.", NULL),
-        NULL);
+static void collect_process(mc_metrics_registry *reg, void *ctx) {
+    (void)ctx;
+    collect_stat(reg);
+    long fds = count_open_fds();
+    if (fds >= 0)
+        mc_gauge_set(process_series(reg, OPEN_FDS), (double)fds);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        mc_gauge_set(process_series(reg, MAX_FDS),
+                     rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
+}
+
+void mc_metrics_register_process(mc_metrics_registry *reg) {
+    for (int i = 0; i < N_PROCESS_METRICS; i++)
+        (void)process_series(reg, i);
+    mc_metrics_add_collector(reg, collect_process, NULL);
 }

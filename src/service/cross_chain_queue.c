@@ -7,6 +7,8 @@
  * table only holds keys with work. */
 #include "service/cross_chain_queue.h"
 
+#include "base/log.h"
+
 #include "rpc/rpc.h"
 #include "service/proto_glue.h"
 
@@ -207,8 +209,8 @@ static outcome classify(const mc_node_response *resp, uint32_t shard) {
         return DELIVERED;
     if (resp->error.code == MC_NODE_ERR_STORAGE)
         return RETRY;
-    fprintf(stderr, "xchain: shard %u refused a cross-chain request: %s: %s\n", shard,
-            mc_node_error_name(resp->error.code), resp->error.message);
+    mc_log(MC_LOG_WARN, "xchain", "shard %u refused a cross-chain request: %s: %s", shard,
+           mc_node_error_name(resp->error.code), resp->error.message);
     return REJECTED;
 }
 
@@ -251,8 +253,8 @@ static outcome deliver_remote(mc_xchain_queue *q, const mc_cross_chain_request *
     /* The first failure and then every tenth: a shard that is down for a while must not
      * flood the log. */
     if (code != MC_RPC_OK && attempt % 10 == 0)
-        fprintf(stderr, "xchain: shard %u (%s) unreachable, will retry: %s %s\n", shard,
-                q->addresses[shard], mc_rpc_code_name(code), why);
+        mc_log(MC_LOG_WARN, "xchain", "shard %u (%s) unreachable, will retry: %s %s", shard,
+               q->addresses[shard], mc_rpc_code_name(code), why);
     mc_buf_free(&payload);
     mc_buf_free(&msg);
     mc_buf_free(&out);
@@ -265,7 +267,7 @@ static outcome deliver(mc_xchain_queue *q, const mc_cross_chain_request *r, unsi
         return deliver_local(q->local[shard], r, shard);
     if (q->channels[shard])
         return deliver_remote(q, r, shard, attempt);
-    fprintf(stderr, "xchain: no address for shard %u: cross-chain request dropped\n", shard);
+    mc_log(MC_LOG_ERROR, "xchain", "no address for shard %u: cross-chain request dropped", shard);
     return REJECTED;
 }
 

@@ -144,13 +144,18 @@ net_up() {
 proc_names() { awk -v re="${1:-.}" '$1 ~ re { print $1 }' "$NET_DIR/processes.txt"; }
 proc_pid() { echo "${CUR_PID[$1]:?unknown process $1}"; }
 proc_cmd() { echo "${CMDLINE[$1]:?unknown process $1}"; }
-proc_alive() { kill -0 "${CUR_PID[$1]}" 2>/dev/null; }
+# A pid runs (a zombie does not: net up reaps its children only when it stops).
+pid_alive() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+proc_alive() { pid_alive "${CUR_PID[$1]}"; }
 
 # Waits until pid is gone (N seconds at most); returns 1 if it is still there.
 wait_gone() {
     local pid=$1 deadline=$((SECONDS + ${2:-15}))
-    while kill -0 "$pid" 2>/dev/null; do
-        # Reap it if it is our child (restarted processes); net up reaps its own.
+    while pid_alive "$pid"; do
         [ "$SECONDS" -ge "$deadline" ] && return 1
         sleep 0.1
     done
@@ -175,7 +180,7 @@ proc_restart() {
     cmd=$(proc_cmd "$name")
     printf '=== restarted by the e2e test at %s ===\n' "$(date +%T)" >>"$log"
     # shellcheck disable=SC2086 # the registry's command line is space-separated words
-    setsid $cmd >>"$log" 2>&1 </dev/null &
+    $cmd >>"$log" 2>&1 </dev/null &
     CUR_PID[$name]=$!
     RESTARTED_PIDS+=("$!")
     echo "$name $! $cmd" >>"$NET_DIR/restarted.txt"
