@@ -255,7 +255,7 @@ pids_of_net_dir() {
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
         [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
-        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$NET_DIR/" && echo "$p"
+        { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$NET_DIR/" && echo "$p"
     done
     return 0
 }

@@ -75,6 +75,24 @@ assert_validator_down() {
     assert_eq "$1" false "$a"
 }
 
+# wait_validator_answers V CHAIN...: waits (20 s at most) until validator V answers chain info
+# queries for every CHAIN through its public port. After a shard restart the proxies reach it
+# again only when their channel's reconnect backoff (at most 5 s) expires.
+wait_validator_answers() {
+    local v=$1 c a t0=$SECONDS deadline=$((SECONDS + 20))
+    shift
+    for c in "$@"; do
+        while :; do
+            a=$(validator_heights "$c" | awk -v v="$v" '$1 == v { print $2 }')
+            [ "$a" = true ] && break
+            [ "$SECONDS" -ge "$deadline" ] &&
+                fail "validator $v answers for $(short "$c") within 20 s of its restart" true "$a"
+            sleep 0.25
+        done
+    done
+    e2e_log "validator $v answers again for every chain after $((SECONDS - t0)) s"
+}
+
 assert_balance() { # CHAIN EXPECTED [LABEL]
     local b
     b=$(retry 2 "$E2E_BIN/linera" query-balance "$1") || fail "query-balance ${3:-$1}"
@@ -190,6 +208,7 @@ for s in "${order[@]}"; do
     proc_restart "$name"
     wait_healthy "$name"
     ok "$name restarted with its command line and healthy"
+    wait_validator_answers 1 "$C1" "$C2" "$C3"
     sync_chain "$C1"
     sync_chain "$C2"
     sync_chain "$C3"
@@ -231,6 +250,7 @@ for name in "${V3[@]}"; do [[ $name == *_shard_* ]] && proc_restart "$name"; don
 for name in "${V3[@]}"; do [[ $name == *_proxy_* ]] && proc_restart "$name"; done
 wait_healthy "${V3[@]}"
 ok "validator 3's processes restarted with their command lines and healthy"
+wait_validator_answers 3 "$C1" "$C2" "$C3" "$ADMIN"
 for c in "$C1" "$C2" "$C3" "$ADMIN"; do sync_chain "$c"; done
 ok "linera sync of every chain"
 assert_heights "after sync, validator 3 reports chain 1 at the others' height" "$C1" same
