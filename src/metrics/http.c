@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +42,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
     return r;
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status,
-                                  const char *text) {
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text) {
     return reply(conn, status, CONTENT_TYPE_TEXT, (void *)text, strlen(text), true);
 }
 
@@ -89,9 +90,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
-/* Splits listen into host (NULL for "any") and port text, in caller buffers. */
-static mc_status split_listen(const char *listen, char *host, size_t host_cap,
-                              const char **port, mc_error *err) {
+/* Splits listen into host ("" for any) and port text; host is a caller buffer. */
+static mc_status split_listen(const char *listen, char *host, size_t host_cap, const char **port,
+                              mc_error *err) {
     const char *colon = strrchr(listen, ':');
     if (!colon) {
         *port = listen;
@@ -123,10 +124,9 @@ static mc_status parse_port(const char *listen, const char *port, mc_error *err)
 }
 
 /* Resolves listen into *out; numeric hosts and names such as "localhost" both work. */
-static mc_status resolve_listen(const char *listen, struct sockaddr_storage *out,
-                                mc_error *err) {
+static mc_status resolve_listen(const char *listen, struct sockaddr_storage *out, mc_error *err) {
     char host[256];
-    const char *port;
+    const char *port = NULL;
     if (!listen)
         return mc_error_set(err, MC_ERR_INVALID, "no metrics address");
     if (split_listen(listen, host, sizeof host, &port, err) != MC_OK)
@@ -160,7 +160,10 @@ mc_metrics_http *mc_metrics_http_start(mc_metrics_registry *reg, const char *lis
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6; /* MHD picks the socket family from this flag, not from addr */
-    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
+    /* MHD binds addr; the port argument only appears in its log messages. */
+    uint16_t port = ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+                                                     : ((struct sockaddr_in *)&addr)->sin_port);
+    srv->daemon = MHD_start_daemon(flags, port, NULL, NULL, handle, srv, MHD_OPTION_SOCK_ADDR,
                                    (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
                                    (unsigned)IDLE_TIMEOUT_SECONDS, MHD_OPTION_END);
     if (!srv->daemon) {

@@ -199,15 +199,14 @@ static child *family_lookup(family *f, const char *const *values) {
         if (!values[i])
             die("%s: label value %zu ('%s') is NULL", f->name, i, f->labels[i]);
     uint64_t h = hash_values(f->n_labels, values);
-    child *c = table_probe(atomic_load_explicit(&f->table, memory_order_acquire), h,
-                           f->n_labels, values);
+    child *c =
+        table_probe(atomic_load_explicit(&f->table, memory_order_acquire), h, f->n_labels, values);
     if (c)
         return c;
     /* Slow path, once per label tuple: re-probe under the lock, another thread may have
      * inserted it meanwhile. */
     pthread_mutex_lock(&f->lock);
-    c = table_probe(atomic_load_explicit(&f->table, memory_order_relaxed), h, f->n_labels,
-                    values);
+    c = table_probe(atomic_load_explicit(&f->table, memory_order_relaxed), h, f->n_labels, values);
     if (!c) {
         c = child_new(f, h, values);
         family_insert(f, c);
@@ -318,8 +317,7 @@ static family *register_family(mc_metrics_registry *reg, family_kind kind, const
         family_free(cand);
         return f;
     }
-    grow_array((void **)&reg->families, &reg->cap_families, reg->n_families,
-               sizeof *reg->families);
+    grow_array((void **)&reg->families, &reg->cap_families, reg->n_families, sizeof *reg->families);
     reg->families[reg->n_families++] = cand;
     pthread_mutex_unlock(&reg->lock);
     if (cand->n_labels == 0)
@@ -327,8 +325,8 @@ static family *register_family(mc_metrics_registry *reg, family_kind kind, const
     return cand;
 }
 
-mc_metric_counter *mc_metrics_counter(mc_metrics_registry *reg, const char *name,
-                                      const char *help, ...) {
+mc_metric_counter *mc_metrics_counter(mc_metrics_registry *reg, const char *name, const char *help,
+                                      ...) {
     va_list ap;
     va_start(ap, help);
     family *f = register_family(reg, KIND_COUNTER, name, help, NULL, 0, ap);
@@ -355,8 +353,8 @@ mc_metric_gauge *mc_metrics_mirrored_counter(mc_metrics_registry *reg, const cha
 }
 
 mc_metric_histogram *mc_metrics_histogram(mc_metrics_registry *reg, const char *name,
-                                          const char *help, const double *bounds,
-                                          size_t n_bounds, ...) {
+                                          const char *help, const double *bounds, size_t n_bounds,
+                                          ...) {
     va_list ap;
     va_start(ap, n_bounds);
     family *f = register_family(reg, KIND_HISTOGRAM, name, help, bounds, n_bounds, ap);
@@ -483,8 +481,7 @@ double mc_histogram_sum(const mc_histogram *h) {
 
 /* ---- bucket helpers ---- */
 
-size_t mc_metrics_linear_buckets(double start, double width, double end, double *out,
-                                 size_t cap) {
+size_t mc_metrics_linear_buckets(double start, double width, double end, double *out, size_t cap) {
     if (!(width > 0) || !(end > start))
         return 0;
     size_t count = (size_t)llround((end - start) / width);

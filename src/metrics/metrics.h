@@ -88,11 +88,11 @@ void mc_metrics_render(mc_metrics_registry *reg, mc_buf *out);
 /* ---- families; label names follow, terminated by NULL ---- */
 
 /* A counter (u64, only goes up). New names should end in _total; see the policy above. */
-mc_metric_counter *mc_metrics_counter(mc_metrics_registry *reg, const char *name,
-                                      const char *help, ...) __attribute__((sentinel));
+mc_metric_counter *mc_metrics_counter(mc_metrics_registry *reg, const char *name, const char *help,
+                                      ...) __attribute__((sentinel));
 /* A gauge (double; integers are exact up to 2^53). */
-mc_metric_gauge *mc_metrics_gauge(mc_metrics_registry *reg, const char *name, const char *help,
-                                  ...) __attribute__((sentinel));
+mc_metric_gauge *mc_metrics_gauge(mc_metrics_registry *reg, const char *name, const char *help, ...)
+    __attribute__((sentinel));
 /* A counter whose value is copied from a monotonic source outside the process's control
  * (e.g. CPU seconds from /proc) by a collector with mc_gauge_set; exposed as TYPE counter.
  * It has gauge storage because such values can be fractional. */
@@ -101,8 +101,8 @@ mc_metric_gauge *mc_metrics_mirrored_counter(mc_metrics_registry *reg, const cha
 /* A histogram with n_bounds strictly increasing finite upper bounds (a trailing +Inf is
  * accepted and dropped; the +Inf bucket is always added). bounds is copied. */
 mc_metric_histogram *mc_metrics_histogram(mc_metrics_registry *reg, const char *name,
-                                          const char *help, const double *bounds,
-                                          size_t n_bounds, ...) __attribute__((sentinel));
+                                          const char *help, const double *bounds, size_t n_bounds,
+                                          ...) __attribute__((sentinel));
 
 /* ---- children: label values follow in label-name order, terminated by NULL ---- */
 
@@ -134,8 +134,7 @@ double mc_histogram_sum(const mc_histogram *h);
 /* start, start+width, ... while below end, then end itself: (1, 50, 5000) gives the
  * reference's request-latency buckets in ms (1, 51, ..., 4951, 5000). Returns the count
  * written (at most cap). */
-size_t mc_metrics_linear_buckets(double start, double width, double end, double *out,
-                                 size_t cap);
+size_t mc_metrics_linear_buckets(double start, double width, double end, double *out, size_t cap);
 /* start, start*factor, ... (count values, at most cap). Returns the count written. */
 size_t mc_metrics_exponential_buckets(double start, double factor, size_t count, double *out,
                                       size_t cap);

@@ -56,15 +56,24 @@ static bool read_proc_stat(proc_stat *st) {
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
+    char *p = strrchr(buf, ')');
     if (!p)
         return false;
-    /* After ')': field 3 (state) onwards; skip to 14, read 14-15, skip to 22, read 22-24. */
-    int got = sscanf(p + 1,
-                     " %*c %*d %*d %*d %*d %*d %*u %*llu %*llu %*llu %*llu %llu %llu %*d %*d %*d %*d %*d"
-                     " %*d %llu %llu %lld",
-                     &st->utime, &st->stime, &st->starttime, &st->vsize, &st->rss);
-    return got == 5;
+    /* Field numbers count from 1 in proc(5); the token after ')' is field 3 (state). */
+    long long field[25] = {0};
+    char *save = NULL;
+    int i = 3;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok && i <= 24;
+         tok = strtok_r(NULL, " ", &save), i++)
+        field[i] = strtoll(tok, NULL, 10);
+    if (i <= 24)
+        return false;
+    st->utime = (unsigned long long)field[14];
+    st->stime = (unsigned long long)field[15];
+    st->starttime = (unsigned long long)field[22];
+    st->vsize = (unsigned long long)field[23];
+    st->rss = field[24];
+    return true;
 }
 
 /* System boot time in seconds since the epoch ("btime" in /proc/stat). */

@@ -5,6 +5,8 @@
 # Source it from a bash script, then call e2e_init BIN_DIR. Settings (environment):
 #   KEEP_NET=1      keep the network directory (logs, storage) after the run
 #   E2E_VERBOSE=1   echo every linera command
+#   E2E_HOLD=1      on a failure, keep the network running until the test is interrupted
+#                   (Ctrl-C or SIGTERM), to inspect it with the exported LINERA_* settings
 #
 # Variables set: E2E_BIN (binaries), E2E_ROOT (repository), NET_DIR, NET_PID, LINERA_WALLET,
 # LINERA_KEYSTORE, LINERA_STORAGE, PASSED, FAILED.
@@ -38,6 +40,13 @@ fail() {
     [ $# -ge 2 ] && printf '  expected: %s\n' "$2" >&2
     [ $# -ge 3 ] && printf '  seen:     %s\n' "$3" >&2
     printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+    if [ "${E2E_HOLD:-}" = 1 ] && [ -n "$NET_DIR" ]; then
+        printf '# E2E_HOLD=1: network kept running; interrupt to stop. Client settings:\n' >&2
+        printf 'export LINERA_WALLET=%q LINERA_KEYSTORE=%q LINERA_STORAGE=%q\n' \
+            "${LINERA_WALLET:-}" "${LINERA_KEYSTORE:-}" "${LINERA_STORAGE:-}" >&2
+        sleep 3600 &
+        wait $! || true
+    fi
     exit 1
 }
 
