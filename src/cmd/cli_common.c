@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     OPT_STORAGE = CLI_STORAGE_OPTION_BASE,
@@ -228,4 +229,14 @@ void cli_init_logging(const char *format) {
         exit(CLI_EXIT_USAGE);
     }
     mc_log_init(f);
+}
+
+int cli_wait_for_signal_timeout(int timeout_ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
+    int sig = sigtimedwait(&set, NULL, &ts);
+    return sig > 0 ? sig : 0;
 }

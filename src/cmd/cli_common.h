@@ -73,5 +73,7 @@ void cli_print_version(const char *program);
  * cli_wait_for_signal waits for one of them and returns its number. */
 void cli_block_signals(void);
 int cli_wait_for_signal(void);
+/* Like cli_wait_for_signal but gives up after timeout_ms: returns 0 then. */
+int cli_wait_for_signal_timeout(int timeout_ms);
 
 #endif

@@ -2,6 +2,8 @@
  * of proxies of one validator are interchangeable. See docs/OPERATIONS.md. */
 #include "cmd/cli_common.h"
 #include "config/server_config.h"
+#include "metrics/http.h"
+#include "metrics/metrics.h"
 #include "rpc/rpc.h"
 #include "service/proxy.h"
 #include "storage/storage_uri.h"
@@ -128,6 +130,35 @@ static void listen_address(const char *host, uint16_t port, char *out, size_t le
              (unsigned)port);
 }
 
+typedef struct {
+    mc_proxy *proxy;
+    uint32_t n_shards;
+} health_ctx;
+
+/* /health: 200 while serving and every shard answers its health check; 503 otherwise (a
+ * proxy without its shards cannot serve anything). */
+static bool proxy_health(void *ctx, char *reason, size_t cap) {
+    health_ctx *h = ctx;
+    uint32_t up = mc_proxy_check_shards(h->proxy);
+    if (up == h->n_shards)
+        return true;
+    snprintf(reason, cap, "%u of %u shards reachable", up, h->n_shards);
+    return false;
+}
+
+static mc_metrics_http *start_metrics(mc_metrics_registry *reg, const mc_proxy_entry *me,
+                                      health_ctx *h) {
+    char listen[MC_HOST_PORT_MAX];
+    listen_address(me->host, me->metrics_port, listen, sizeof listen);
+    mc_error err = {0};
+    mc_metrics_http *http = mc_metrics_http_start(reg, listen, proxy_health, h, &err);
+    if (!http)
+        mc_log(MC_LOG_ERROR, "proxy", "metrics endpoint on %s: %s", listen, err.message);
+    else
+        mc_log(MC_LOG_INFO, "proxy", "metrics and health on http://%s/metrics", listen);
+    return http;
+}
+
 static int serve(const mc_server_config *sc, const proxy_options *o) {
     const mc_internal_network *net = &sc->internal;
     const mc_proxy_entry *me = &net->proxies[o->id];
@@ -146,11 +177,18 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
                            .send_timeout_ms = (int)o->send_timeout_ms,
                            .recv_timeout_ms = (int)o->recv_timeout_ms,
                            .version = MC_VERSION};
+    mc_metrics_registry *reg = mc_metrics_registry_new();
+    mc_metrics_register_process(reg);
+    cfg.metrics = reg;
     mc_error err = {0};
     int rc = 0;
     mc_proxy *proxy = mc_proxy_new(&cfg, &err);
+    health_ctx h = {.proxy = proxy, .n_shards = (uint32_t)net->n_shards};
+    mc_metrics_http *http = NULL;
     if (!proxy || mc_proxy_start(proxy, &err)) {
         cli_error("cannot start: %s", err.message);
+        rc = CLI_EXIT_ERROR;
+    } else if (!(http = start_metrics(reg, me, &h))) {
         rc = CLI_EXIT_ERROR;
     } else {
         mc_log(MC_LOG_INFO, "proxy", "proxy %llu: public %s, private %s, %zu shards",
@@ -160,7 +198,9 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
         mc_proxy_set_serving(proxy, false);
         mc_proxy_shutdown(proxy, (int)o->grace_period_ms);
     }
+    mc_metrics_http_stop(http); /* before the proxy its health check uses */
     mc_proxy_free(proxy);
+    mc_metrics_registry_free(reg);
     for (size_t i = 0; i < net->n_shards; i++)
         free(shards[i]);
     free(shards);

@@ -4,12 +4,15 @@
 #include "chain/genesis.h"
 #include "cmd/cli_common.h"
 #include "config/server_config.h"
+#include "metrics/http.h"
+#include "metrics/metrics.h"
 #include "rpc/rpc.h"
 #include "service/shard_server.h"
 #include "storage/storage_uri.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +187,10 @@ typedef struct {
     char listen[MAX_LOCAL_SHARDS][MC_HOST_PORT_MAX];
     char **shard_addrs;
     char **proxy_addrs;
+    mc_metrics_registry *metrics;
+    mc_metrics_http *http;
+    atomic_bool ready;          /* storage open and shards serving: /health says 200 */
+    char not_ready_reason[300]; /* what /health reports meanwhile */
 } run_state;
 
 static mc_status open_stores(run_state *rs, const run_options *o, const mc_storage_uri *u,
@@ -191,8 +198,11 @@ static mc_status open_stores(run_state *rs, const run_options *o, const mc_stora
     for (uint32_t k = 0; k < rs->n_local; k++) {
         uint32_t shard = rs->local[k];
         mc_status st = mc_storage_open_shard(u, shard, &o->storage.cache, &rs->stores[k], err);
-        if (!st)
-            st = mc_genesis_initialize_storage(rs->stores[k], &rs->genesis, err);
+        if (st)
+            return st;
+        rs->stores[k] = mc_kv_metered_wrap(rs->stores[k], rs->metrics,
+                                           u->kind == MC_STORAGE_ROCKSDB ? "rocksdb" : "memory");
+        st = mc_genesis_initialize_storage(rs->stores[k], &rs->genesis, err);
         if (st)
             return st;
         const mc_shard_entry *sc = &rs->config.internal.shards[shard];
@@ -235,6 +245,7 @@ static int serve(run_state *rs, const run_options *o) {
         .n_proxies = net->n_proxies,
         .cross_chain = o->cross_chain,
         .timestamp_grace_us = o->block_time_grace_ms * 1000,
+        .metrics = rs->metrics,
     };
     const char *listen[MAX_LOCAL_SHARDS];
     for (uint32_t k = 0; k < rs->n_local; k++)
@@ -244,17 +255,91 @@ static int serve(run_state *rs, const run_options *o) {
     mc_shard_server *server = mc_shard_server_new(&cfg, &err);
     if (!server || mc_shard_server_start(server, &err)) {
         cli_error("cannot start: %s", err.message);
+        mc_metrics_http_stop(rs->http); /* its collectors read the server */
+        rs->http = NULL;
         mc_shard_server_free(server);
         return CLI_EXIT_ERROR;
     }
     for (uint32_t k = 0; k < rs->n_local; k++)
         mc_log(MC_LOG_INFO, "server", "shard %u of %zu listening on %s", rs->local[k],
                net->n_shards, rs->listen[k]);
+    atomic_store(&rs->ready, true);
     int sig = cli_wait_for_signal();
+    atomic_store(&rs->ready, false);
     mc_log(MC_LOG_INFO, "server", "signal %d: shutting down (grace %llu ms)", sig,
            (unsigned long long)o->grace_period_ms);
     mc_shard_server_shutdown(server, (int)o->grace_period_ms);
+    mc_metrics_http_stop(rs->http); /* its collectors read the server */
+    rs->http = NULL;
     mc_shard_server_free(server);
+    return 0;
+}
+
+/* /health on the metrics port: 200 once storage is open and the shards serve. */
+static bool server_health(void *ctx, char *reason, size_t cap) {
+    run_state *rs = ctx;
+    if (atomic_load(&rs->ready))
+        return true;
+    snprintf(reason, cap, "%s", rs->not_ready_reason[0] ? rs->not_ready_reason : "starting");
+    return false;
+}
+
+/* Serves /metrics and /health on the first local shard's metrics port. One endpoint per
+ * process: with all shards in one process they share one registry, so exposing it on
+ * every shard's port would count everything several times. */
+static int start_metrics(run_state *rs) {
+    const mc_shard_entry *sc = &rs->config.internal.shards[rs->local[0]];
+    char listen[MC_HOST_PORT_MAX];
+    listen_address(sc->host, sc->metrics_port, listen, sizeof listen);
+    mc_error err = {0};
+    rs->http = mc_metrics_http_start(rs->metrics, listen, server_health, rs, &err);
+    if (!rs->http) {
+        mc_log(MC_LOG_ERROR, "server", "metrics endpoint on %s: %s", listen, err.message);
+        return CLI_EXIT_ERROR;
+    }
+    mc_log(MC_LOG_INFO, "server", "metrics and health on http://%s/metrics", listen);
+    return 0;
+}
+
+static void close_stores(run_state *rs) {
+    for (uint32_t k = 0; k < rs->n_local; k++) {
+        mc_kv_close(rs->stores[k]);
+        rs->stores[k] = NULL;
+    }
+}
+
+/* Storage may not be ready yet (not initialised, still locked by a previous instance,
+ * unreachable): retry with backoff, unhealthy meanwhile, until it works or a signal
+ * arrives. Returns 0 when ready, the signal number if stopped. */
+static int wait_for_storage(run_state *rs, const run_options *o, const mc_storage_uri *u) {
+    int delay_ms = 500;
+    for (;;) {
+        mc_error err = {0};
+        mc_genesis_free(&rs->genesis);
+        if (!load_genesis_for(u, &rs->genesis, &err) && !open_stores(rs, o, u, &err))
+            return 0;
+        close_stores(rs);
+        snprintf(rs->not_ready_reason, sizeof rs->not_ready_reason, "storage: %s", err.message);
+        mc_log(MC_LOG_WARN, "server", "storage not ready (%s); retrying in %d ms", err.message,
+               delay_ms);
+        int sig = cli_wait_for_signal_timeout(delay_ms);
+        if (sig)
+            return sig;
+        delay_ms = delay_ms * 2 > 30000 ? 30000 : delay_ms * 2;
+    }
+}
+
+static int select_shards(run_state *rs, const run_options *o) {
+    size_t n_shards = rs->config.internal.n_shards;
+    if (o->shard >= 0 && (size_t)o->shard >= n_shards) {
+        mc_log(MC_LOG_ERROR, "server", "--shard %ld: the validator has %zu shards (0..%zu)",
+               o->shard, n_shards, n_shards - 1);
+        return CLI_EXIT_USAGE;
+    }
+    rs->n_local =
+        o->shard >= 0 ? 1 : (uint32_t)(n_shards < MAX_LOCAL_SHARDS ? n_shards : MAX_LOCAL_SHARDS);
+    for (uint32_t k = 0; k < rs->n_local; k++)
+        rs->local[k] = o->shard >= 0 ? (uint32_t)o->shard : k;
     return 0;
 }
 
@@ -264,39 +349,37 @@ static int cmd_run(int argc, char **argv) {
     cli_init_logging(o.log_format);
     cli_block_signals();
     mc_crypto_init();
-    run_state rs;
+    static run_state rs;
     memset(&rs, 0, sizeof rs);
     mc_error err = {0};
     mc_storage_uri uri;
     int rc = CLI_EXIT_ERROR;
     if (mc_storage_uri_parse(o.storage.storage, &uri, &err) ||
-        mc_server_config_load(o.server_path, &rs.config, &err) ||
-        load_genesis_for(&uri, &rs.genesis, &err)) {
+        mc_server_config_load(o.server_path, &rs.config, &err)) {
         mc_log(MC_LOG_ERROR, "server", "%s", err.message);
         goto out;
     }
-    size_t n_shards = rs.config.internal.n_shards;
-    if (o.shard >= 0 && (size_t)o.shard >= n_shards) {
-        cli_error("--shard %ld: the validator has %zu shards (0..%zu)", o.shard, n_shards,
-                  n_shards - 1);
+    if ((rc = select_shards(&rs, &o)))
+        goto out;
+    rs.metrics = mc_metrics_registry_new();
+    mc_metrics_register_process(rs.metrics);
+    if ((rc = start_metrics(&rs)))
+        goto out;
+    int sig = wait_for_storage(&rs, &o, &uri);
+    if (sig) {
+        mc_log(MC_LOG_INFO, "server", "signal %d before storage was ready: exiting", sig);
+        rc = 0;
         goto out;
     }
     if (mc_committee_weight(&rs.genesis.committee, &rs.config.key.pub) == 0)
         mc_log(MC_LOG_WARN, "server", "this validator's key is not in the genesis committee");
-    rs.n_local =
-        o.shard >= 0 ? 1 : (uint32_t)(n_shards < MAX_LOCAL_SHARDS ? n_shards : MAX_LOCAL_SHARDS);
-    for (uint32_t k = 0; k < rs.n_local; k++)
-        rs.local[k] = o.shard >= 0 ? (uint32_t)o.shard : k;
-    if (open_stores(&rs, &o, &uri, &err)) {
-        cli_error("storage: %s", err.message);
-        goto out;
-    }
     mc_rpc_init();
     rc = serve(&rs, &o);
     mc_rpc_shutdown();
 out:
-    for (uint32_t k = 0; k < rs.n_local; k++)
-        mc_kv_close(rs.stores[k]);
+    mc_metrics_http_stop(rs.http); /* before the stores and server its collectors read */
+    close_stores(&rs);
+    mc_metrics_registry_free(rs.metrics);
     free_strings(rs.shard_addrs, rs.config.internal.n_shards);
     free_strings(rs.proxy_addrs, rs.config.internal.n_proxies);
     mc_genesis_free(&rs.genesis);

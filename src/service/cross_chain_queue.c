@@ -8,6 +8,7 @@
 #include "service/cross_chain_queue.h"
 
 #include "base/log.h"
+#include "metrics/metrics.h"
 
 #include "rpc/rpc.h"
 #include "service/proto_glue.h"
@@ -29,6 +30,7 @@ typedef struct slot {
     bool listed;            /* in the wait list */
     unsigned attempt;       /* consecutive failed deliveries */
     int64_t not_before_ms;  /* backoff: no delivery before this (monotonic) */
+    int64_t waiting_since;  /* when the slot last got a pending request (monotonic ms) */
     struct slot *hash_next; /* bucket chain */
     struct slot *wait_next; /* wait list */
 } slot;
@@ -50,6 +52,7 @@ struct mc_xchain_queue {
     bool started, stopping;
     pthread_t *threads;
     int n_threads;
+    mc_histogram *wait_time; /* borrowed, may be NULL */
 };
 
 /* ---- time ---------------------------------------------------------------------------- */
@@ -286,6 +289,7 @@ static void settle(mc_xchain_queue *q, slot *s, mc_cross_chain_request *r, outco
             s->pending = newest(r, s->pending);
         else {
             s->pending = r;
+            s->waiting_since = now_ms();
             q->stats.pending++;
         }
     } else {
@@ -332,6 +336,8 @@ static void *delivery_main(void *arg) {
         q->stats.pending--;
         q->stats.in_flight++;
         unsigned attempt = s->attempt;
+        if (q->wait_time)
+            mc_histogram_observe(q->wait_time, (double)(now_ms() - s->waiting_since));
         pthread_mutex_unlock(&q->mu);
         outcome o = deliver(q, r, attempt);
         pthread_mutex_lock(&q->mu);
@@ -359,6 +365,7 @@ mc_xchain_queue *mc_xchain_queue_new(const mc_xchain_queue_config *cfg, mc_error
     mc_xchain_queue *q = mc_calloc(1, sizeof *q);
     q->n_shards = cfg->n_shards;
     q->opt = mc_xchain_options_resolve(&cfg->options);
+    q->wait_time = cfg->wait_time_ms;
     q->addresses = mc_calloc(q->n_shards, sizeof *q->addresses);
     q->local = mc_calloc(q->n_shards, sizeof *q->local);
     q->channels = mc_calloc(q->n_shards, sizeof *q->channels);
@@ -409,6 +416,7 @@ void mc_xchain_queue_enqueue(void *ctx, const mc_cross_chain_request *req) {
         q->stats.replaced++;
     } else {
         s->pending = copy;
+        s->waiting_since = now_ms();
         q->stats.pending++;
         if (!s->in_flight)
             wait_push(q, s);

@@ -59,6 +59,9 @@ typedef struct {
      * other shard needs one. NULL array: every shard must be local. */
     const char *const *shard_addresses;
     mc_xchain_options options;
+    /* linera_cross_chain_queue_wait_time: ms from enqueue to the start of each delivery
+     * attempt; NULL = not recorded. Borrowed. */
+    struct mc_histogram *wait_time_ms;
 } mc_xchain_queue_config;
 
 /* Counters, read atomically together. */

@@ -1,7 +1,9 @@
 #include "service/proxy.h"
 
+#include "base/log.h"
 #include "service/grpc_node.h"
 #include "service/proto_glue.h"
+#include "service/request_metrics.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 typedef struct {
     mc_proxy *proxy;
     const char *worker_path; /* "/rpc.v1.ValidatorWorker/<same method>" */
+    mc_node_method method;
 } route;
 
 struct mc_proxy {
@@ -24,6 +27,7 @@ struct mc_proxy {
     mc_rpc_server *pub, *priv;
     int pub_port, priv_port;
     route routes[MC_METHOD_COUNT];
+    mc_request_metrics metrics;
 };
 
 /* ---- public handlers ----------------------------------------------------------------- */
@@ -44,10 +48,18 @@ static mc_rpc_code forward(void *ctx, const uint8_t *req, size_t len, mc_buf *re
     free(payload); /* only the chain id matters here; the shard decodes the rest */
     uint32_t shard = mc_shard_of(&chain, p->n_shards);
     char shard_msg[MC_RPC_MSG_MAX];
+    double start = mc_request_clock_ms();
     mc_rpc_code code = mc_rpc_call_unary(p->channels[shard], r->worker_path, req, len,
                                          p->recv_timeout_ms, resp, shard_msg, sizeof shard_msg);
-    if (code != MC_RPC_OK)
+    char type_buf[40];
+    const char *type = mc_request_error_type(code, resp, type_buf, sizeof type_buf);
+    mc_request_metrics_record(&p->metrics, r->method, mc_request_clock_ms() - start, type);
+    if (code != MC_RPC_OK) {
         snprintf(msg, msg_len, "shard %u (%s): %s", shard, p->shard_targets[shard], shard_msg);
+        mc_log(MC_LOG_WARN, "proxy", "%s to shard %u (%s) failed: %s %s",
+               mc_node_method_name(r->method), shard, p->shard_targets[shard],
+               mc_rpc_code_name(code), shard_msg);
+    }
     return code;
 }
 
@@ -99,7 +111,8 @@ static void register_public(mc_proxy *p) {
         const char *path = mc_service_method_path(MC_SERVICE_NODE, (mc_node_method)m);
         if (!path) /* not offered to wallets (cross-chain requests) */
             continue;
-        p->routes[m] = (route){p, mc_service_method_path(MC_SERVICE_WORKER, (mc_node_method)m)};
+        p->routes[m] = (route){p, mc_service_method_path(MC_SERVICE_WORKER, (mc_node_method)m),
+                               (mc_node_method)m};
         mc_rpc_server_add_unary(p->pub, path, forward, &p->routes[m]);
     }
     mc_rpc_server_add_stream(p->pub, MC_PATH_SUBSCRIBE, mc_notifier_serve_subscribe, p->hub);
@@ -115,6 +128,7 @@ mc_proxy *mc_proxy_new(const mc_proxy_config *cfg, mc_error *err) {
     p->recv_timeout_ms =
         cfg->recv_timeout_ms > 0 ? cfg->recv_timeout_ms : MC_PROXY_DEFAULT_TIMEOUT_MS;
     p->version = mc_strdup(cfg->version ? cfg->version : "microchain");
+    mc_request_metrics_init(&p->metrics, cfg->metrics, "linera_proxy");
     connect_shards(p, cfg);
     p->hub = mc_notifier_new(cfg->subscriber_queue);
     p->pub = mc_rpc_server_new(&cfg->server);

@@ -42,9 +42,10 @@ typedef struct {
      * checks. 0 = MC_PROXY_DEFAULT_TIMEOUT_MS. */
     int send_timeout_ms;
     int recv_timeout_ms;
-    mc_rpc_server_options server; /* both servers; zero = defaults (16 MiB messages) */
-    size_t subscriber_queue;      /* per Subscribe stream; 0 = MC_NOTIFIER_DEFAULT_QUEUE */
-    const char *version;          /* GetVersionInfo's version; NULL = "microchain" */
+    mc_rpc_server_options server;        /* both servers; zero = defaults (16 MiB messages) */
+    size_t subscriber_queue;             /* per Subscribe stream; 0 = MC_NOTIFIER_DEFAULT_QUEUE */
+    const char *version;                 /* GetVersionInfo's version; NULL = "microchain" */
+    struct mc_metrics_registry *metrics; /* linera_proxy_request_*; NULL = none; borrowed */
 } mc_proxy_config;
 
 /* Creates the proxy with both servers bound but not started. NULL (with err) if a listen

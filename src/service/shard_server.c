@@ -2,6 +2,9 @@
  * proxy), the request handler shared by every method and server, and the lifecycle. */
 #include "service/shard_server.h"
 
+#include "base/log.h"
+#include "service/request_metrics.h"
+
 #include "service/proto_glue.h"
 #include "worker/local_validator.h"
 
@@ -181,6 +184,8 @@ struct mc_shard_server {
     size_t n_feeds;
     method_ctx methods[MC_METHOD_COUNT];
     bool started, shut_down;
+    mc_request_metrics metrics;
+    mc_gauge *xchain_tasks; /* linera_cross_chain_message_tasks */
 };
 
 /* mc_notify_fn of the workers: fan out to every proxy's feed. */
@@ -229,6 +234,28 @@ static mc_worker *route(mc_shard_server *s, mc_node_method m, const mc_chain_id 
     return s->locals[li].worker;
 }
 
+/* Request errors are logged with the chain and the reason (routine refusals such as a
+ * lagging validator's WrongHeight are part of normal operation: debug level). */
+static void log_refusal(mc_node_method m, const mc_chain_id *chain, const mc_buf *out) {
+    if (out->len < 2 || out->data[0] != MC_RESPONSE_ERROR)
+        return;
+    mc_node_error_code code = (mc_node_error_code)out->data[1];
+    bool routine = code == MC_NODE_ERR_WRONG_HEIGHT || code == MC_NODE_ERR_WRONG_ROUND ||
+                   code == MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES ||
+                   code == MC_NODE_ERR_TIMEOUT_NOT_REACHED;
+    mc_log_level level = routine ? MC_LOG_DEBUG : MC_LOG_INFO;
+    if (!mc_log_enabled(level))
+        return;
+    mc_node_response r;
+    if (mc_node_response_from_bytes(out->data, out->len, &r, NULL))
+        return;
+    char hex[2 * MC_HASH_LEN + 1];
+    mc_hash_to_hex(chain, hex);
+    mc_log(level, "shard", "%s refused for chain %s: %s: %s", mc_node_method_name(m), hex,
+           mc_node_error_name(r.error.code), r.error.message);
+    mc_node_response_free(&r);
+}
+
 static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_buf *resp, char *msg,
                                  size_t msg_len) {
     method_ctx *mctx = ctx;
@@ -242,15 +269,26 @@ static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_b
     }
     mc_rpc_code code = MC_RPC_INVALID_ARGUMENT;
     mc_worker *w = route(mctx->srv, mctx->method, &chain, payload, plen, msg, msg_len);
+    double start = mc_request_clock_ms();
+    const char *error_type = "invalid_argument";
+    char type_buf[48];
     if (w) {
         mc_buf out = {0};
         mc_worker_handle_bytes(w, mctx->method, payload, plen, &out);
         if (!is_decode_error(&out, msg, msg_len)) {
             mc_pb_pack_response(out.data, out.len, resp);
             code = MC_RPC_OK;
+            error_type = mc_request_error_type(code, resp, type_buf, sizeof type_buf);
+            log_refusal(mctx->method, &chain, &out);
         }
         mc_buf_free(&out);
     }
+    if (code != MC_RPC_OK)
+        mc_log(MC_LOG_INFO, "shard", "%s for chain %02x%02x%02x%02x...: invalid argument: %s",
+               mc_node_method_name(mctx->method), chain.b[0], chain.b[1], chain.b[2], chain.b[3],
+               msg);
+    mc_request_metrics_record(&mctx->srv->metrics, mctx->method, mc_request_clock_ms() - start,
+                              error_type);
     free(payload);
     return code;
 }
@@ -340,6 +378,7 @@ static void create_worker(mc_shard_server *s, const mc_shard_server_config *c, s
             c->timestamp_grace_us ? c->timestamp_grace_us : MC_SHARD_DEFAULT_GRACE_US,
         .notify = on_notification,
         .notify_ctx = s,
+        .metrics = c->metrics,
     };
     local_shard *l = &s->locals[i];
     l->index = c->local_shards[i];
@@ -362,6 +401,35 @@ static mc_status create_rpc_server(mc_shard_server *s, const mc_shard_server_con
     return MC_OK;
 }
 
+static mc_histogram *queue_wait_histogram(mc_metrics_registry *reg) {
+    static const double ms[] = {1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+    if (!reg)
+        return NULL;
+    return mc_histogram_child(
+        mc_metrics_histogram(reg, "linera_cross_chain_queue_wait_time",
+                             "Time a cross-chain request waits before delivery (ms)", ms,
+                             sizeof ms / sizeof *ms, NULL),
+        NULL);
+}
+
+/* Cross-chain queue gauges, refreshed at every scrape. */
+static void collect_queue(mc_metrics_registry *reg, void *ctx) {
+    (void)reg;
+    mc_shard_server *s = ctx;
+    mc_xchain_stats st = mc_xchain_queue_stats(s->queue);
+    mc_gauge_set(s->xchain_tasks, (double)(st.pending + st.in_flight));
+}
+
+static void register_queue_metrics(mc_shard_server *s, mc_metrics_registry *reg) {
+    if (!reg)
+        return;
+    s->xchain_tasks =
+        mc_gauge_child(mc_metrics_gauge(reg, "linera_cross_chain_message_tasks",
+                                        "Cross-chain requests waiting or being delivered", NULL),
+                       NULL);
+    mc_metrics_add_collector(reg, collect_queue, s);
+}
+
 static void create_feeds(mc_shard_server *s, const mc_shard_server_config *c) {
     s->n_feeds = c->n_proxies;
     s->feeds = mc_calloc(s->n_feeds ? s->n_feeds : 1, sizeof *s->feeds);
@@ -374,7 +442,8 @@ mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error
         return NULL;
     mc_xchain_queue_config qc = {.n_shards = cfg->n_shards,
                                  .shard_addresses = cfg->shard_addresses,
-                                 .options = cfg->cross_chain};
+                                 .options = cfg->cross_chain,
+                                 .wait_time_ms = queue_wait_histogram(cfg->metrics)};
     mc_xchain_queue *queue = mc_xchain_queue_new(&qc, err);
     if (!queue)
         return NULL;
@@ -388,6 +457,8 @@ mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error
         s->local_of_shard[k] = -1;
     for (int m = 0; m < MC_METHOD_COUNT; m++)
         s->methods[m] = (method_ctx){.srv = s, .method = (mc_node_method)m};
+    mc_request_metrics_init(&s->metrics, cfg->metrics, "linera_server");
+    register_queue_metrics(s, cfg->metrics);
     create_feeds(s, cfg);
     s->n_local = cfg->n_local;
     s->locals = mc_calloc(s->n_local, sizeof *s->locals);

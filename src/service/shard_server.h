@@ -72,6 +72,9 @@ typedef struct {
     mc_rpc_server_options rpc;   /* max_message_size 0 = 16 MiB */
     mc_clock clock;              /* NULL now: system clock */
     uint64_t timestamp_grace_us; /* --block-time-grace-period; 0 = 500 ms */
+    /* linera_server_request_*, the workers' and the cross-chain queue's metrics; NULL =
+     * none. Borrowed: must outlive the server. */
+    struct mc_metrics_registry *metrics;
 } mc_shard_server_config;
 
 typedef struct {

@@ -158,4 +158,14 @@ typedef struct {
 } mc_kv_cache_stats;
 mc_kv_cache_stats mc_kv_cache_get_stats(mc_kv_store *s);
 
+/* Metrics: wraps `inner` so that every operation's latency is recorded in `reg` as the
+ * histograms linera_<name>_{read_value_bytes,find_keys_by_prefix,find_key_values_by_prefix,
+ * write_batch,list_root_keys}_latency (milliseconds), the reference's names. If inner (or
+ * the store it wraps) is an LRU cache, its hits and misses are exported as
+ * linera_num_read_value_cache_hits / linera_num_read_value_cache_miss. Takes ownership of
+ * inner. `reg` must outlive the store. */
+struct mc_metrics_registry;
+mc_kv_store *mc_kv_metered_wrap(mc_kv_store *inner, struct mc_metrics_registry *reg,
+                                const char *name);
+
 #endif

@@ -3,6 +3,7 @@
 #include "chain/chain_store.h"
 #include "chain/manager.h"
 #include "execution/system.h"
+#include "metrics/metrics.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,10 +15,21 @@
 #define LOCK_STRIPES 64
 #define MAX_DOWNLOAD 100
 
+/* The reference's metric names (dashboards and alerts use them). NULL when disabled. */
+typedef struct {
+    mc_counter *blocks;          /* linera_num_blocks: confirmed blocks applied */
+    mc_counter *blocks_executed; /* linera_num_blocks_executed */
+    mc_counter *transactions, *operations, *incoming_messages;
+    mc_counter *certificates_signed; /* votes signed by this validator */
+    mc_counter *chain_info_queries;
+    mc_histogram *execution_latency; /* ms */
+} worker_metrics;
+
 struct mc_worker {
     mc_worker_config cfg;
     mc_committee committee;
     pthread_mutex_t locks[LOCK_STRIPES];
+    worker_metrics m;
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -42,9 +54,67 @@ uint32_t mc_shard_of(const mc_chain_id *chain, uint32_t n_shards) {
     return (uint32_t)(x % n_shards);
 }
 
+static mc_counter *counter(mc_metrics_registry *r, const char *name, const char *help) {
+    return mc_counter_child(mc_metrics_counter(r, name, help, NULL), NULL);
+}
+
+static void register_metrics(mc_worker *w) {
+    mc_metrics_registry *r = w->cfg.metrics;
+    if (!r)
+        return;
+    static const double ms[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
+    worker_metrics *m = &w->m;
+    m->blocks = counter(r, "linera_num_blocks", "Confirmed blocks applied to chains");
+    m->blocks_executed = counter(r, "linera_num_blocks_executed", "Blocks executed");
+    m->transactions = counter(r, "linera_transaction_count", "Transactions in confirmed blocks");
+    m->operations = counter(r, "linera_operation_count", "Operations in confirmed blocks");
+    m->incoming_messages =
+        counter(r, "linera_incoming_message_count", "Incoming messages in confirmed blocks");
+    m->chain_info_queries = counter(r, "linera_chain_info_queries", "Chain-info queries handled");
+    char pk[2 * MC_PUBKEY_LEN + 1] = "none";
+    if (w->cfg.key)
+        mc_pubkey_to_hex(&w->cfg.key->pub, pk);
+    pk[16] = '\0';
+    m->certificates_signed = mc_counter_child(mc_metrics_counter(r, "linera_certificates_signed",
+                                                                 "Votes signed by this validator",
+                                                                 "validator_name", NULL),
+                                              pk, NULL);
+    m->execution_latency = mc_histogram_child(
+        mc_metrics_histogram(r, "linera_block_execution_latency", "Block execution time (ms)", ms,
+                             sizeof ms / sizeof *ms, NULL),
+        NULL);
+}
+
+static void count(mc_counter *c, uint64_t n) {
+    if (c)
+        mc_counter_add(c, n);
+}
+
+/* Counts what a confirmed block contained. */
+static void count_block(mc_worker *w, const mc_proposed_block *b) {
+    uint64_t ops = 0, messages = 0;
+    for (size_t i = 0; i < b->n_transactions; i++) {
+        if (b->transactions[i].kind == MC_TX_EXECUTE_OPERATION)
+            ops++;
+        else
+            messages += b->transactions[i].incoming.bundle.n_messages;
+    }
+    count(w->m.blocks, 1);
+    count(w->m.transactions, b->n_transactions);
+    count(w->m.operations, ops);
+    count(w->m.incoming_messages, messages);
+}
+
+static double monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 mc_worker *mc_worker_new(const mc_worker_config *cfg) {
     mc_worker *w = mc_calloc(1, sizeof *w);
     w->cfg = *cfg;
+    register_metrics(w);
     mc_committee_clone(&w->committee, cfg->committee);
     w->cfg.committee = &w->committee;
     for (int i = 0; i < LOCK_STRIPES; i++)
@@ -241,8 +311,9 @@ static bool check_inbox(mc_worker *w, const mc_chain_state *s, const mc_proposed
 }
 
 /* Executes on a copy of the state: returns the outcome and (optionally) the new state. */
-static bool execute(const mc_chain_state *s, const mc_proposed_block *b, mc_block_outcome *outcome,
-                    mc_exec_state *new_state, mc_node_response *resp) {
+static bool execute_block(const mc_chain_state *s, const mc_proposed_block *b,
+                          mc_block_outcome *outcome, mc_exec_state *new_state,
+                          mc_node_response *resp) {
     mc_exec_state copy;
     mc_exec_state_clone(&copy, &s->exec);
     mc_error err = {0};
@@ -259,6 +330,18 @@ static bool execute(const mc_chain_state *s, const mc_proposed_block *b, mc_bloc
     return true;
 }
 
+/* execute_block, counted and timed. */
+static bool execute_timed(mc_worker *w, const mc_chain_state *s, const mc_proposed_block *b,
+                          mc_block_outcome *outcome, mc_exec_state *new_state,
+                          mc_node_response *resp) {
+    double t = monotonic_ms();
+    bool ok = execute_block(s, b, outcome, new_state, resp);
+    count(w->m.blocks_executed, 1);
+    if (w->m.execution_latency)
+        mc_histogram_observe(w->m.execution_latency, monotonic_ms() - t);
+    return ok;
+}
+
 bool mc_worker_stage_block(mc_worker *w, const mc_proposed_block *b, mc_block_outcome *outcome,
                            mc_node_response *resp) {
     memset(resp, 0, sizeof *resp);
@@ -267,7 +350,7 @@ bool mc_worker_stage_block(mc_worker *w, const mc_proposed_block *b, mc_block_ou
     pthread_mutex_lock(lock);
     mc_chain_state s = {0};
     bool ok = load_chain(w, &b->chain_id, &s, resp) && check_chaining(&s, b, resp) &&
-              check_inbox(w, &s, b, resp) && execute(&s, b, outcome, NULL, resp);
+              check_inbox(w, &s, b, resp) && execute_timed(w, &s, b, outcome, NULL, resp);
     pthread_mutex_unlock(lock);
     mc_chain_state_free(&s);
     return ok;
@@ -362,7 +445,7 @@ static bool persist_manager(mc_worker *w, mc_chain_state *s, bool save_all,
 static void vote_on_proposal(mc_worker *w, mc_chain_state *s, bool fresh,
                              const mc_block_proposal *p, mc_node_response *resp) {
     mc_block block = {.block = p->content.block};
-    if (!execute(s, &p->content.block, &block.outcome, NULL, resp))
+    if (!execute_timed(w, s, &p->content.block, &block.outcome, NULL, resp))
         return;
     if (p->content.has_outcome && !mc_block_outcome_equal(&block.outcome, &p->content.outcome)) {
         mc_block_outcome_free(&block.outcome);
@@ -382,6 +465,7 @@ static void vote_on_proposal(mc_worker *w, mc_chain_state *s, bool fresh,
     if (r == MC_CHECK_VOTE) {
         mc_manager_vote_proposal(&s->manager, &s->exec.ownership, p, &hash, &s->id, w->cfg.key,
                                  now(w));
+        count(w->m.certificates_signed, 1);
         /* Durable before the vote leaves: this is what prevents double votes on restart. */
         if (!persist_manager(w, s, fresh, resp))
             return;
@@ -451,6 +535,7 @@ static void handle_validated(mc_worker *w, mc_chain_state *s, const mc_certifica
     }
     if (r == MC_CHECK_VOTE) {
         mc_manager_vote_validated(&s->manager, &s->exec.ownership, c, &s->id, w->cfg.key, now(w));
+        count(w->m.certificates_signed, 1);
         if (!persist_manager(w, s, s->next_height == 0 && !s->has_tip, resp))
             return;
     }
@@ -547,7 +632,7 @@ static bool handle_confirmed(mc_worker *w, mc_chain_state *s, const mc_certifica
         return false;
     mc_block_outcome outcome;
     mc_exec_state new_exec;
-    if (!execute(s, b, &outcome, &new_exec, resp))
+    if (!execute_timed(w, s, b, &outcome, &new_exec, resp))
         return false;
     bool same = mc_block_outcome_equal(&outcome, &c->block.outcome);
     mc_block_outcome_free(&outcome);
@@ -558,6 +643,7 @@ static bool handle_confirmed(mc_worker *w, mc_chain_state *s, const mc_certifica
     }
     if (!store_confirmed(w, s, c, &new_exec, resp))
         return false;
+    count_block(w, b);
     respond_info(w, s, resp);
     return true;
 }
@@ -654,13 +740,16 @@ static bool query_timeout_vote(mc_worker *w, mc_chain_state *s, const mc_chain_i
         fail(resp, code, "%s", err.message);
         return false;
     }
-    if (r == MC_CHECK_VOTE)
+    if (r == MC_CHECK_VOTE) {
+        count(w->m.certificates_signed, 1);
         return persist_manager(w, s, s->next_height == 0 && !s->has_tip, resp);
+    }
     return true;
 }
 
 void mc_worker_handle_query(mc_worker *w, const mc_chain_info_query *q, mc_node_response *resp) {
     memset(resp, 0, sizeof *resp);
+    count(w->m.chain_info_queries, 1);
     pthread_mutex_t *lock = chain_lock(w, &q->chain_id);
     pthread_mutex_lock(lock);
     mc_chain_state s = {0};

@@ -59,6 +59,7 @@ typedef struct {
     uint64_t timestamp_grace_us; /* proposals dated later than now + grace are refused */
     mc_notify_fn notify;         /* NULL: no notifications */
     void *notify_ctx;
+    struct mc_metrics_registry *metrics; /* NULL: no metrics; else borrowed, outlives w */
 } mc_worker_config;
 
 /* The shard that owns a chain: first 8 bytes (LE) of H("Shard::" || chain id) mod n. */

@@ -123,11 +123,12 @@ net_up() {
     NET_DIR=$(mktemp -d "$base/e2e-net.XXXXXX") || fail "mktemp in $base"
     case $NET_DIR in *[[:space:]]*) fail "network directory without spaces" "" "$NET_DIR" ;; esac
     e2e_log "network directory: $NET_DIR"
+    : >"$NET_DIR/net-up.out"
     "$E2E_BIN/linera" net up "$@" --path "$NET_DIR" >"$NET_DIR/net-up.out" \
         2>"$NET_DIR/net-up.err" &
     NET_PID=$!
-    local deadline=$((SECONDS + 120))
-    while [ "$(grep -c '^export LINERA_' "$NET_DIR/net-up.out" 2>/dev/null)" -lt 3 ]; do
+    local deadline=$((SECONDS + 120)) n
+    while n=$(grep -c '^export LINERA_' "$NET_DIR/net-up.out" 2>/dev/null); [ "${n:-0}" -lt 3 ]; do
         if ! kill -0 "$NET_PID" 2>/dev/null; then
             wait "$NET_PID"
             local rc=$?
@@ -259,12 +260,13 @@ n_validators() { ls "$NET_DIR"/server_*.json | wc -l; }
 
 # Processes whose command line mentions NET_DIR (by pid, never by name), but not us.
 pids_of_net_dir() {
-    local p
+    local p c
     [ -n "$NET_DIR" ] || return 0
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
         [ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
-        { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$NET_DIR/" && echo "$p"
+        c=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
+        [[ $c == *"$NET_DIR/"* ]] && echo "$p"
     done
     return 0
 }

@@ -61,6 +61,25 @@ assert_heights() {
     ok "$what (height ${want/same/$first} on all $(wc -l <<<"$lines") validators)"
 }
 
+# assert_synced DESCRIPTION CHAIN: right after `linera sync CHAIN` succeeded, every validator
+# answers with the same height. On a mismatch, before failing, waits 6 s (longer than the
+# cross-chain retry backoff) and syncs again, to tell in the report whether the first sync
+# left a validator behind although it exited 0.
+assert_synced() {
+    local what=$1 chain=$2 lines later
+    lines=$(validator_heights "$chain") || fail "$what" "query-validators succeeds" "$lines"
+    if [ "$(awk '{ print $2, $3 }' <<<"$lines" | sort -u | wc -l)" -eq 1 ] &&
+        [ "$(awk 'NR == 1 { print $2 }' <<<"$lines")" = true ]; then
+        ok "$what (height $(awk 'NR == 1 { print $3 }' <<<"$lines") on all validators)"
+        return
+    fi
+    sleep 6
+    "$E2E_BIN/linera" sync "$chain" >/dev/null 2>&1
+    later=$(validator_heights "$chain" | tr '\n' ';')
+    fail "$what" "every validator answers with the same height after 'linera sync' (exit 0)" \
+        "$(tr '\n' ';' <<<"$lines") (validator answers height); diagnosis: another sync 6 s later gives $later"
+}
+
 # height_of CHAIN: the height the validators agree on (fails if they do not).
 height_of() {
     validator_heights "$1" | awk 'NR == 1 { h = $3 } $3 != h || $2 != "true" { exit 1 }
@@ -116,6 +135,8 @@ transfer() { # AMOUNT FROM TO
 process_inbox() { retry 2 "$E2E_BIN/linera" process-inbox "$1" >/dev/null || fail "process-inbox $(short "$1")"; }
 sync_chain() { retry 2 "$E2E_BIN/linera" sync "$1" >/dev/null || fail "sync $(short "$1")"; }
 short() { echo "${1:0:8}"; }
+# calc EXPR: exact decimal arithmetic on amounts, printed like query-balance (1000, 12.5).
+calc() { "$PY" -c 'from decimal import Decimal as D; import sys; print("{:f}".format(eval(sys.argv[1], {"D": D}).normalize()))' "$1"; }
 
 # =========================================================================================
 section "start: 4 validators x 2 shards x 2 proxies, rocksdb"
@@ -152,7 +173,8 @@ C3=$(retry 2 "$E2E_BIN/linera" open-chain --from "$C1" --initial-balance 5) ||
     fail "open-chain --from chain 1 --initial-balance 5"
 [[ $C3 =~ ^[0-9a-f]{64}$ ]] || fail "open-chain prints the new chain id" "64 hex digits" "$C3"
 ok "open-chain --from chain 1 --initial-balance 5 printed $(short "$C3")"
-linera wallet show --json | grep -q "\"$C3\"" || fail "the new chain is in the wallet"
+wallet=$(linera wallet show --json) && [[ $wallet == *"\"$C3\""* ]] ||
+    fail "the new chain is in the wallet" "$C3 in wallet show --json" "$wallet"
 ok "the new chain is in the wallet"
 transfer 1.5 "$C2" "$C3"
 process_inbox "$C3"
@@ -178,51 +200,59 @@ assert_balance "$C2" 1010 "chain 2"
 
 # =========================================================================================
 section "d. validator 1's shards killed (SIGKILL) in turn, then restarted"
+# Expected balances from here on (every inbox is processed before a balance is checked).
+declare -A BAL=([$C1]=983.5 [$C2]=1010 [$C3]=6.5)
+# move AMOUNT FROM TO: a transfer, then both inboxes processed.
+move() {
+    transfer "$1" "$2" "$3"
+    BAL[$2]=$(calc "D('${BAL[$2]}') - D('$1')")
+    BAL[$3]=$(calc "D('${BAL[$3]}') + D('$1')")
+}
 read -r -a V1_SHARDS <<<"$(shard_addrs 1)"
-# Which shard of validator 1 owns each chain (a shard answers only for its own chains).
-declare -A OWNER=()
-for c in "$C1" "$C2" "$C3"; do
-    OWNER[$c]=$(pyclient shard-of "$c" "${V1_SHARDS[@]}") || fail "find the shard of $(short "$c")"
+shard_of() { pyclient shard-of "$1" "${V1_SHARDS[@]}" || fail "find validator 1's shard of $(short "$1")"; }
+# Two chains on different shards, so that each outage cuts a cross-shard exchange: chain 1
+# and the first of chain 2, the new chain, or (if both share chain 1's shard) chains opened
+# from chain 2 until one lands on the other shard.
+X=$C1
+SX=$(shard_of "$X")
+Y=
+for c in "$C2" "$C3"; do
+    if [ "$(shard_of "$c")" != "$SX" ]; then Y=$c; break; fi
 done
-e2e_log "validator 1 shards: chain 1 on shard ${OWNER[$C1]}, chain 2 on shard ${OWNER[$C2]}, new chain on shard ${OWNER[$C3]}"
-bal1=983.5
-bal2=1010
-# Kill first the shard of chain 1, then the other one.
-order=("${OWNER[$C1]}")
-for ((s = 0; s < ${#V1_SHARDS[@]}; s++)); do [ "$s" = "${OWNER[$C1]}" ] || order+=("$s"); done
-for s in "${order[@]}"; do
+for ((i = 0; i < 10 && ${#Y} == 0; i++)); do
+    c=$(retry 2 "$E2E_BIN/linera" open-chain --from "$C2" --initial-balance 10) ||
+        fail "open-chain --from chain 2"
+    BAL[$C2]=$(calc "D('${BAL[$C2]}') - 10")
+    BAL[$c]=10
+    [ "$(shard_of "$c")" != "$SX" ] && Y=$c
+done
+[ -n "$Y" ] || fail "a chain on the other shard of validator 1 within 10 open-chain"
+SY=$(shard_of "$Y")
+e2e_log "validator 1: chain X=$(short "$X") on shard $SX, chain Y=$(short "$Y") on shard $SY"
+for s in "$SX" "$SY"; do
     name=validator_1_shard_$s
-    dead_chain=$C1
-    [ "${OWNER[$C1]}" = "$s" ] || dead_chain=$C2
-    [ "${OWNER[$dead_chain]}" = "$s" ] || dead_chain=
+    [ "$s" = "$SX" ] && dead=$X || dead=$Y
     proc_kill "$name" KILL
-    if [ -n "$dead_chain" ]; then
-        assert_validator_down "validator 1 does not answer for chain $(short "$dead_chain") with $name dead" \
-            "$dead_chain" 1
-    fi
-    transfer 2 "$C1" "$C2"
-    transfer 1 "$C2" "$C1"
-    process_inbox "$C1"
-    process_inbox "$C2"
-    ok "transfers both ways between chain 1 and chain 2 confirmed with $name dead"
+    assert_validator_down "validator 1 does not answer for $(short "$dead") with $name dead" \
+        "$dead" 1
+    move 2 "$X" "$Y"
+    move 1 "$Y" "$X"
+    process_inbox "$X"
+    process_inbox "$Y"
+    ok "transfers X -> Y and Y -> X confirmed with $name dead"
     proc_restart "$name"
     wait_healthy "$name"
     ok "$name restarted with its command line and healthy"
-    wait_validator_answers 1 "$C1" "$C2" "$C3"
-    sync_chain "$C1"
-    sync_chain "$C2"
-    sync_chain "$C3"
-    assert_heights "after sync, validator 1 reports chain 1 at the others' height" "$C1" same
-    assert_heights "after sync, validator 1 reports chain 2 at the others' height" "$C2" same
-    assert_heights "after sync, validator 1 reports the new chain at the others' height" "$C3" same
-    bal1=$("$PY" -c "from decimal import Decimal as D; print(D('$bal1') - 2 + 1)")
-    bal2=$("$PY" -c "from decimal import Decimal as D; print(D('$bal2') + 2 - 1)")
-    assert_balance "$C1" "$bal1" "chain 1"
-    assert_balance "$C2" "$bal2" "chain 2"
-    assert_validator_state "validator 1's own state of chain 1 after the restart of $name" 1 \
-        "$C1" "$bal1" "$(height_of "$C1")"
-    assert_validator_state "validator 1's own state of chain 2 after the restart of $name" 1 \
-        "$C2" "$bal2" "$(height_of "$C2")"
+    wait_validator_answers 1 "$X" "$Y"
+    sync_chain "$X"
+    sync_chain "$Y"
+    assert_synced "after sync, validator 1 reports X at the others' height" "$X"
+    assert_synced "after sync, validator 1 reports Y at the others' height" "$Y"
+    for c in "$X" "$Y"; do
+        assert_balance "$c" "${BAL[$c]}" "$(short "$c")"
+        assert_validator_state "validator 1's own state of $(short "$c") after the restart of $name" \
+            1 "$c" "${BAL[$c]}" "$(height_of "$c")"
+    done
 done
 
 # =========================================================================================
@@ -233,32 +263,28 @@ for name in "${V3[@]}"; do
     wait_gone "$(proc_pid "$name")" 20 || fail "$name exits on SIGTERM" "gone within 20 s" "still running"
 done
 ok "validator 3's ${#V3[@]} processes exited on SIGTERM"
-transfer 3 "$C1" "$C2"
-transfer 0.5 "$C3" "$C2"
-transfer 0.5 "$C2" "$C1"
+move 3 "$C1" "$C2"
+move 0.5 "$C3" "$C2"
+move 0.5 "$C2" "$C1"
 process_inbox "$C1"
 process_inbox "$C2"
 ok "transfers confirmed by the other three validators with validator 3 down"
 assert_validator_down "validator 3 does not answer while stopped" "$C1" 3
-bal1=$("$PY" -c "from decimal import Decimal as D; print(D('$bal1') - 3 + D('0.5'))")
-bal2=$("$PY" -c "from decimal import Decimal as D; print(D('$bal2') + 3 + D('0.5') - D('0.5'))")
-bal3=6
-assert_balance "$C1" "$bal1" "chain 1"
-assert_balance "$C2" "$bal2" "chain 2"
-assert_balance "$C3" "$bal3" "the new chain"
+for c in "$C1" "$C2" "$C3"; do assert_balance "$c" "${BAL[$c]}" "$(short "$c")"; done
 for name in "${V3[@]}"; do [[ $name == *_shard_* ]] && proc_restart "$name"; done
 for name in "${V3[@]}"; do [[ $name == *_proxy_* ]] && proc_restart "$name"; done
 wait_healthy "${V3[@]}"
 ok "validator 3's processes restarted with their command lines and healthy"
-wait_validator_answers 3 "$C1" "$C2" "$C3" "$ADMIN"
-for c in "$C1" "$C2" "$C3" "$ADMIN"; do sync_chain "$c"; done
-ok "linera sync of every chain"
-assert_heights "after sync, validator 3 reports chain 1 at the others' height" "$C1" same
-assert_heights "after sync, validator 3 reports chain 2 at the others' height" "$C2" same
-assert_heights "after sync, validator 3 reports the new chain at the others' height" "$C3" same
-assert_validator_state "validator 3's own state of chain 1" 3 "$C1" "$bal1" "$(height_of "$C1")"
-assert_validator_state "validator 3's own state of chain 2" 3 "$C2" "$bal2" "$(height_of "$C2")"
-assert_validator_state "validator 3's own state of the new chain" 3 "$C3" "$bal3" "$(height_of "$C3")"
+wait_validator_answers 3 "$C1" "$C2" "$C3"
+for c in "$C1" "$C2" "$C3"; do sync_chain "$c"; done
+ok "linera sync of chain 1, chain 2 and the new chain"
+for c in "$C1" "$C2" "$C3"; do
+    assert_synced "after sync, validator 3 reports $(short "$c") at the others' height" "$c"
+done
+for c in "$C1" "$C2" "$C3"; do
+    assert_validator_state "validator 3's own state of $(short "$c")" 3 "$c" "${BAL[$c]}" \
+        "$(height_of "$c")"
+done
 
 # =========================================================================================
 section "f. robustness: malformed traffic to a proxy and a shard of validator 2"
@@ -286,12 +312,10 @@ done
 ok "all processes of validator 2 still run"
 wait_healthy $(proc_names '^validator_2_')
 ok "all processes of validator 2 answer their health check"
-transfer 1 "$C1" "$C2"
+move 1 "$C1" "$C2"
 process_inbox "$C2"
-bal1=$("$PY" -c "from decimal import Decimal as D; print(D('$bal1') - 1)")
-bal2=$("$PY" -c "from decimal import Decimal as D; print(D('$bal2') + 1)")
-assert_balance "$C1" "$bal1" "chain 1"
-assert_balance "$C2" "$bal2" "chain 2"
+assert_balance "$C1" "${BAL[$C1]}" "chain 1"
+assert_balance "$C2" "${BAL[$C2]}" "chain 2"
 assert_heights "every validator reports chain 1's height after the abuse" "$C1" same
 
 # =========================================================================================
@@ -309,8 +333,8 @@ print(rows[1]["height"], rows[1]["balance"])' "$out")
     assert_eq "Python client: validator $v returns each queried chain id, active" \
         "$(short "$ADMIN"):INFO:True $(short "$C1"):INFO:True $(short "$C2"):INFO:True $(short "$C3"):INFO:True" \
         "$(head -1 <<<"$got")"
-    assert_eq "Python client: validator $v has chain 1 at height $H1 with balance $bal1" \
-        "$H1 $bal1" "$(tail -1 <<<"$got")"
+    assert_eq "Python client: validator $v has chain 1 at height $H1 with balance ${BAL[$C1]}" \
+        "$H1 ${BAL[$C1]}" "$(tail -1 <<<"$got")"
 done
 
 # =========================================================================================

@@ -6,6 +6,7 @@
 #include <criterion/logging.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,24 @@ Test(metrics, labelled_histogram_and_number_formats) {
                            "t_size_count{shard=\"1\"} 1\n");
     free(text);
     mc_metrics_registry_free(reg);
+}
+
+/* Misuse is a programming error caught at the first run: abort with the reason. */
+Test(metrics, wrong_label_count_aborts, .signal = SIGABRT) {
+    mc_metrics_registry *reg = mc_metrics_registry_new();
+    mc_metric_counter *f = mc_metrics_counter(reg, "t_x_total", "X.", "a", "b", NULL);
+    (void)mc_counter_child(f, "only-one", NULL);
+}
+
+Test(metrics, conflicting_registration_aborts, .signal = SIGABRT) {
+    mc_metrics_registry *reg = mc_metrics_registry_new();
+    (void)mc_metrics_counter(reg, "t_x_total", "X.", "a", NULL);
+    (void)mc_metrics_gauge(reg, "t_x_total", "X.", "a", NULL);
+}
+
+Test(metrics, invalid_names_abort, .signal = SIGABRT) {
+    mc_metrics_registry *reg = mc_metrics_registry_new();
+    (void)mc_metrics_counter(reg, "bad-name", "X.", NULL);
 }
 
 static void count_renders(mc_metrics_registry *reg, void *ctx) {
