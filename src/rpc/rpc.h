@@ -157,6 +157,10 @@ typedef struct mc_rpc_channel mc_rpc_channel;
  * own (backoff capped at a few seconds). max_message_size: 0 = MC_RPC_DEFAULT_MAX_MESSAGE.
  * Never returns NULL. Thread-safe: any number of threads may call on one channel at once. */
 mc_rpc_channel *mc_rpc_channel_new(const char *target, size_t max_message_size);
+/* Unary calls on this channel wait (up to their deadline) for a connection instead of
+ * failing at once while the server is unreachable: for internal channels to a peer that
+ * may be restarting (proxy to shard). Call before the first call. */
+void mc_rpc_channel_set_wait_for_ready(mc_rpc_channel *ch, bool wait);
 /* Frees the channel; no call may be running on it. NULL is a no-op. */
 void mc_rpc_channel_free(mc_rpc_channel *ch);
 

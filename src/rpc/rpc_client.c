@@ -17,6 +17,7 @@
 
 struct mc_rpc_channel {
     grpc_channel *channel;
+    bool wait_for_ready; /* set before the first call (not synchronised) */
 };
 
 mc_rpc_channel *mc_rpc_channel_new(const char *target, size_t max_message_size) {
@@ -35,6 +36,7 @@ mc_rpc_channel *mc_rpc_channel_new(const char *target, size_t max_message_size) 
     grpc_channel_args channel_args = {3, args};
 
     mc_rpc_channel *ch = mc_calloc(1, sizeof *ch);
+    ch->wait_for_ready = false;
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     ch->channel = grpc_channel_create(target, creds, &channel_args);
     grpc_channel_credentials_release(creds);
@@ -131,6 +133,8 @@ mc_rpc_code mc_rpc_call_unary(mc_rpc_channel *ch, const char *method, const uint
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (ch->wait_for_ready)
+        ops[0].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = cc.send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -203,4 +207,8 @@ mc_rpc_code mc_rpc_call_stream(mc_rpc_channel *ch, const char *method, const uin
     mc_rpc_code code = call_result(&cc, msg, msg_len);
     call_close(&cc);
     return code;
+}
+
+void mc_rpc_channel_set_wait_for_ready(mc_rpc_channel *ch, bool wait) {
+    ch->wait_for_ready = wait;
 }

@@ -21,6 +21,7 @@ struct mc_proxy {
     uint32_t n_shards;
     char **shard_targets;
     mc_rpc_channel **channels; /* one per shard, shared by all handler threads */
+    mc_rpc_channel **probes;   /* health checks, on their own connections */
     int send_timeout_ms, recv_timeout_ms;
     char *version;
     mc_notifier *hub;
@@ -99,10 +100,12 @@ static void connect_shards(mc_proxy *p, const mc_proxy_config *cfg) {
     p->n_shards = cfg->n_shards;
     p->shard_targets = mc_calloc(cfg->n_shards, sizeof *p->shard_targets);
     p->channels = mc_calloc(cfg->n_shards, sizeof *p->channels);
+    p->probes = mc_calloc(cfg->n_shards, sizeof *p->probes);
     size_t max_message = cfg->server.max_message_size;
     for (uint32_t i = 0; i < cfg->n_shards; i++) {
         p->shard_targets[i] = mc_strdup(cfg->shards[i]);
         p->channels[i] = mc_rpc_channel_new(cfg->shards[i], max_message);
+        p->probes[i] = mc_rpc_channel_new(cfg->shards[i], max_message);
     }
 }
 
@@ -172,9 +175,11 @@ void mc_proxy_free(mc_proxy *p) {
     mc_notifier_free(p->hub);
     for (uint32_t i = 0; i < p->n_shards; i++) {
         mc_rpc_channel_free(p->channels[i]);
+        mc_rpc_channel_free(p->probes[i]);
         free(p->shard_targets[i]);
     }
     free(p->channels);
+    free(p->probes);
     free(p->shard_targets);
     free(p->version);
     free(p);
@@ -216,7 +221,7 @@ uint32_t mc_proxy_check_shards(mc_proxy *p) {
     pthread_t *threads = mc_calloc(p->n_shards, sizeof *threads);
     bool *started = mc_calloc(p->n_shards, sizeof *started);
     for (uint32_t i = 0; i < p->n_shards; i++) {
-        probes[i] = (shard_probe){p->channels[i], p->send_timeout_ms, false};
+        probes[i] = (shard_probe){p->probes[i], p->send_timeout_ms, false};
         started[i] = pthread_create(&threads[i], NULL, probe_shard, &probes[i]) == 0;
         if (!started[i]) /* out of threads: probe inline */
             probe_shard(&probes[i]);
