@@ -223,24 +223,30 @@ mc_status mc_chain_commit(mc_kv_store *kv, const mc_chain_id *id, const mc_kv_ba
 
 /* ---- inbox ---- */
 
-mc_status mc_inbox_list(mc_kv_store *kv, const mc_chain_id *chain, mc_incoming_bundle **out,
-                        size_t *n_out, mc_error *err) {
-    uint8_t root[ROOT_LEN], prefix = KEY_INBOX;
+/* Pending bundles under a prefix (all origins, or one origin), in key order. */
+static mc_status inbox_scan(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
+                            mc_incoming_bundle **out, size_t *n_out, mc_error *err) {
+    uint8_t root[ROOT_LEN], prefix[MAX_KEY];
     make_root(root, ROOT_CHAIN, chain);
+    size_t plen = make_key(prefix, KEY_INBOX, origin, 0, 0, 0);
+    size_t skip = origin ? MC_HASH_LEN : 0; /* stripped from the returned keys */
     mc_kv_entries e = {0};
     *out = NULL;
     *n_out = 0;
-    mc_status st = mc_kv_find_key_values(kv, root, ROOT_LEN, &prefix, 1, &e, err);
+    mc_status st = mc_kv_find_key_values(kv, root, ROOT_LEN, prefix, plen, &e, err);
     if (st)
         return st;
     size_t count = e.len;
     mc_incoming_bundle *list = count ? mc_calloc(count, sizeof *list) : NULL;
     for (size_t i = 0; i < count && !st; i++) {
-        if (e.items[i].key_len != MC_HASH_LEN + 12) {
+        if (e.items[i].key_len != MC_HASH_LEN + 12 - skip) {
             st = mc_error_set(err, MC_ERR_IO, "corrupted inbox key");
             break;
         }
-        memcpy(list[i].origin.b, e.items[i].key, MC_HASH_LEN);
+        if (origin)
+            list[i].origin = *origin;
+        else
+            memcpy(list[i].origin.b, e.items[i].key, MC_HASH_LEN);
         list[i].action = MC_BUNDLE_ACCEPT;
         mc_bcs_reader r;
         mc_bcs_reader_init(&r, e.items[i].value, e.items[i].value_len);
@@ -257,6 +263,16 @@ mc_status mc_inbox_list(mc_kv_store *kv, const mc_chain_id *chain, mc_incoming_b
     *out = list;
     *n_out = count;
     return MC_OK;
+}
+
+mc_status mc_inbox_list(mc_kv_store *kv, const mc_chain_id *chain, mc_incoming_bundle **out,
+                        size_t *n_out, mc_error *err) {
+    return inbox_scan(kv, chain, NULL, out, n_out, err);
+}
+
+mc_status mc_inbox_list_origin(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
+                               mc_incoming_bundle **out, size_t *n_out, mc_error *err) {
+    return inbox_scan(kv, chain, origin, out, n_out, err);
 }
 
 mc_status mc_inbox_first(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,

@@ -64,6 +64,9 @@ mc_status mc_chain_commit(mc_kv_store *kv, const mc_chain_id *id, const mc_kv_ba
 /* All pending bundles from all origins, grouped by origin, in cursor order. */
 mc_status mc_inbox_list(mc_kv_store *kv, const mc_chain_id *chain, mc_incoming_bundle **out,
                         size_t *n_out, mc_error *err);
+/* The pending bundles from one origin, in cursor order (caller frees each and the array). */
+mc_status mc_inbox_list_origin(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
+                               mc_incoming_bundle **out, size_t *n_out, mc_error *err);
 /* The oldest pending bundle from origin; MC_ERR_NOT_FOUND if none. */
 mc_status mc_inbox_first(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
                          mc_message_bundle *out, mc_error *err);

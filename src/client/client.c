@@ -446,7 +446,9 @@ static mc_status broadcast_certificate(mc_client *c, const mc_certificate *cert,
  * the sender certificates of any bundle it consumes that we have not seen. */
 static mc_status process_locally(mc_client *c, const mc_certificate *cert, mc_error *err) {
     mc_chain_id chain = mc_certificate_chain_id(cert);
-    for (int attempt = 0; attempt < 3; attempt++) {
+    /* Each round fetches every bundle the validator-side check reported missing; a few
+     * rounds cover bundles that arrive in order behind others. */
+    for (int attempt = 0; attempt < 4; attempt++) {
         mc_node_response resp;
         mc_worker_handle_certificate(local_worker(c), cert, &resp);
         if (resp.kind == MC_RESPONSE_INFO) {

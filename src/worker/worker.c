@@ -269,45 +269,84 @@ static bool check_chaining(const mc_chain_state *s, const mc_proposed_block *b,
     return true;
 }
 
+/* The pending bundles of one origin and how many of them the block consumed so far. */
+typedef struct {
+    mc_chain_id origin;
+    mc_incoming_bundle *pending;
+    size_t n_pending, used;
+} origin_inbox;
+
+static void free_origin_inboxes(origin_inbox *o, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < o[i].n_pending; k++)
+            mc_incoming_bundle_free(&o[i].pending[k]);
+        free(o[i].pending);
+    }
+    free(o);
+}
+
+/* The inbox of origin, loaded on first use (only the origins the block receives from are
+ * read, and a block that receives nothing reads nothing). */
+static origin_inbox *origin_of(mc_worker *w, const mc_chain_id *chain, origin_inbox **list,
+                               size_t *n, const mc_chain_id *origin, mc_error *err) {
+    for (size_t i = 0; i < *n; i++)
+        if (mc_hash_equal(&(*list)[i].origin, origin))
+            return &(*list)[i];
+    *list = mc_realloc(*list, (*n + 1) * sizeof **list);
+    origin_inbox *o = &(*list)[(*n)++];
+    memset(o, 0, sizeof *o);
+    o->origin = *origin;
+    if (mc_inbox_list_origin(w->cfg.store, chain, origin, &o->pending, &o->n_pending, err))
+        return NULL;
+    return o;
+}
+
+static void add_missing(mc_node_error *e, const mc_chain_id *origin, mc_height height) {
+    e->missing = mc_realloc(e->missing, (e->n_missing + 1) * sizeof *e->missing);
+    e->missing[e->n_missing++] = (mc_chain_and_height){.origin = *origin, .height = height};
+}
+
 /* Every received bundle must be the oldest pending one from its origin, in order, so no
- * message is skipped or consumed twice. */
+ * message is skipped or consumed twice. All missing bundles are reported at once, so a
+ * client can repair everything in one go. */
 static bool check_inbox(mc_worker *w, const mc_chain_state *s, const mc_proposed_block *b,
                         mc_node_response *resp) {
-    mc_incoming_bundle *pending = NULL;
-    size_t n_pending = 0;
+    origin_inbox *origins = NULL;
+    size_t n_origins = 0;
+    mc_node_error missing = {0};
     mc_error err = {0};
-    if (mc_inbox_list(w->cfg.store, &s->id, &pending, &n_pending, &err)) {
-        fail_storage(resp, &err);
-        return false;
-    }
-    bool *used = n_pending ? mc_calloc(n_pending, sizeof *used) : NULL;
-    bool ok = true;
-    for (size_t i = 0; i < b->n_transactions && ok; i++) {
+    bool storage_ok = true;
+    for (size_t i = 0; i < b->n_transactions && storage_ok; i++) {
         const mc_transaction *tx = &b->transactions[i];
         if (tx->kind != MC_TX_RECEIVE_MESSAGES)
             continue;
         const mc_incoming_bundle *in = &tx->incoming;
-        size_t j = 0;
-        while (j < n_pending && (used[j] || !mc_hash_equal(&pending[j].origin, &in->origin)))
-            j++;
-        if (j < n_pending && mc_message_bundle_equal(&pending[j].bundle, &in->bundle)) {
-            used[j] = true;
-            continue;
+        origin_inbox *o = origin_of(w, &s->id, &origins, &n_origins, &in->origin, &err);
+        if (!o) {
+            storage_ok = false;
+            break;
         }
-        ok = false;
-        fail(resp, MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES,
-             "bundle at height %llu is not the next pending message from its origin",
-             (unsigned long long)in->bundle.height);
-        resp->error.missing = mc_calloc(1, sizeof *resp->error.missing);
-        resp->error.missing[0].origin = in->origin;
-        resp->error.missing[0].height = in->bundle.height;
-        resp->error.n_missing = 1;
+        if (o->used < o->n_pending &&
+            mc_message_bundle_equal(&o->pending[o->used].bundle, &in->bundle))
+            o->used++;
+        else
+            add_missing(&missing, &in->origin, in->bundle.height);
     }
-    free(used);
-    for (size_t i = 0; i < n_pending; i++)
-        mc_incoming_bundle_free(&pending[i]);
-    free(pending);
-    return ok;
+    free_origin_inboxes(origins, n_origins);
+    if (!storage_ok) {
+        free(missing.missing);
+        fail_storage(resp, &err);
+        return false;
+    }
+    if (missing.n_missing == 0)
+        return true;
+    fail(resp, MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES,
+         "%zu received bundles are not the next pending messages from their origins (first: "
+         "height %llu)",
+         missing.n_missing, (unsigned long long)missing.missing[0].height);
+    resp->error.missing = missing.missing;
+    resp->error.n_missing = missing.n_missing;
+    return false;
 }
 
 /* Executes on a copy of the state: returns the outcome and (optionally) the new state. */

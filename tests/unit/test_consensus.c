@@ -312,3 +312,38 @@ Test(consensus, client_synchronizes_from_validators) {
     tn_client_free(second);
     tn_free(net);
 }
+
+/* A fresh client syncing a chain whose block consumed many bundles fetches every sender
+ * certificate it needs (not just the first few). */
+Test(consensus, fresh_client_syncs_a_block_that_received_many_bundles) {
+    tn_net *net = tn_new(4, 2, false);
+    mc_keypair ka, kb;
+    tn_key(&ka, 1);
+    tn_key(&kb, 2);
+    mc_ownership oa = {0}, ob = {0};
+    mc_owner a = mc_owner_from_pubkey(&ka.pub), bo = mc_owner_from_pubkey(&kb.pub);
+    mc_ownership_single(&oa, &a);
+    mc_ownership_single(&ob, &bo);
+    mc_chain_id ca = tn_add_chain(net, &oa, TOKENS(100)), cb = tn_add_chain(net, &ob, 0);
+    mc_client *alice = tn_client(net, &ka, 1), *bob = tn_client(net, &kb, 1);
+    mc_error err = {0};
+    mc_account to_b = {.chain_id = cb, .owner = CHAIN_ACCOUNT};
+    for (int k = 0; k < 10; k++)
+        expect_ok(mc_client_transfer(alice, &ca, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err), &err);
+    expect_ok(mc_client_process_inbox(bob, &cb, &err), &err);
+    mc_chain_info info = tn_info(net, 0, &cb, NULL);
+    cr_assert_eq(info.next_block_height, 1, "one block received all ten bundles");
+    mc_chain_info_free(&info);
+    mc_client *fresh = tn_client(net, &kb, 1);
+    expect_ok(mc_client_synchronize(fresh, &cb, &err), &err);
+    expect_ok(mc_client_local_info(fresh, &cb, NULL, &info, &err), &err);
+    cr_assert_eq(info.next_block_height, 1);
+    cr_assert(info.chain_balance == TOKENS(10));
+    mc_chain_info_free(&info);
+    mc_ownership_free(&oa);
+    mc_ownership_free(&ob);
+    tn_client_free(alice);
+    tn_client_free(bob);
+    tn_client_free(fresh);
+    tn_free(net);
+}
