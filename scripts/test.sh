@@ -26,5 +26,6 @@ if [ "$status" -ne 0 ]; then
     tail -50 "$LOG"
     exit "$status"
 fi
+./scripts/valgrind.sh
 ./scripts/check-format.sh
 echo "all tests passed"

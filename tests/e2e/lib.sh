@@ -23,7 +23,7 @@ declare -A CUR_PID=()   # process name -> current pid
 declare -A CMDLINE=()   # process name -> its command line (one string, no quoting needed)
 RESTARTED_PIDS=()       # pids of the processes we started ourselves
 
-e2e_log() { printf '# %s\n' "$*"; }
+e2e_log() { printf '# %s %s\n' "$(date -u +%T.%3N)" "$*"; }
 
 # ---- results ----
 
