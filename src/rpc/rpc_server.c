@@ -21,6 +21,7 @@
  *
  * There are always `workers` calls requested from gRPC; each accepted call requests its
  * replacement first, so the accept rate does not depend on how long handlers take. */
+#include "base/clock.h"
 #include "rpc/rpc_internal.h"
 
 #include <grpc/grpc_security.h>
@@ -334,21 +335,9 @@ bool mc_rpc_stream_is_cancelled(mc_rpc_stream *c) {
     return closed;
 }
 
-static struct timespec abs_time_ms(int ms) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 bool mc_rpc_stream_wait(mc_rpc_stream *c, int timeout_ms) {
     mc_rpc_server *srv = c->srv;
-    struct timespec until = abs_time_ms(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec until = mc_monotonic_after_ms(timeout_ms);
     pthread_mutex_lock(&srv->mu);
     uint64_t gen = srv->notify_gen;
     while (!c->closed && gen == srv->notify_gen) {
@@ -630,7 +619,7 @@ void mc_rpc_server_shutdown(mc_rpc_server *srv, int grace_ms) {
         return;
     }
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
-    struct timespec until = abs_time_ms(grace_ms < 0 ? 0 : grace_ms);
+    struct timespec until = mc_monotonic_after_ms(grace_ms);
     if (!wait_drained(srv, &until, false))
         grpc_server_cancel_all_calls(srv->server); /* grace is over */
     /* Cancelled calls still come back through the workers, and stream handlers still have

@@ -7,6 +7,7 @@
  * table only holds keys with work. */
 #include "service/cross_chain_queue.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "metrics/metrics.h"
 
@@ -56,24 +57,6 @@ struct mc_xchain_queue {
 };
 
 /* ---- time ---------------------------------------------------------------------------- */
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec abs_time_after(int64_t ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
 
 static int64_t backoff_ms(const mc_xchain_options *o, unsigned attempt) {
     int64_t d = (int64_t)o->retry_delay_ms * attempt;
@@ -283,13 +266,13 @@ static void settle(mc_xchain_queue *q, slot *s, mc_cross_chain_request *r, outco
     if (o == RETRY) {
         q->stats.retries++;
         s->attempt++;
-        s->not_before_ms = now_ms() + backoff_ms(&q->opt, s->attempt);
+        s->not_before_ms = mc_monotonic_ms() + backoff_ms(&q->opt, s->attempt);
         /* Keep whichever of the failed request and a newer pending one reaches further. */
         if (s->pending)
             s->pending = newest(r, s->pending);
         else {
             s->pending = r;
-            s->waiting_since = now_ms();
+            s->waiting_since = mc_monotonic_ms();
             q->stats.pending++;
         }
     } else {
@@ -315,7 +298,7 @@ static void wait_for_work(mc_xchain_queue *q, int64_t wait_ms) {
         pthread_cond_wait(&q->cv, &q->mu);
         return;
     }
-    struct timespec until = abs_time_after(wait_ms);
+    struct timespec until = mc_monotonic_after_ms(wait_ms);
     int rc = pthread_cond_timedwait(&q->cv, &q->mu, &until);
     (void)rc; /* ETIMEDOUT or a wake-up: either way the caller re-scans */
 }
@@ -325,7 +308,7 @@ static void *delivery_main(void *arg) {
     pthread_mutex_lock(&q->mu);
     while (!q->stopping) {
         int64_t wait_ms;
-        slot *s = wait_take_ready(q, now_ms(), &wait_ms);
+        slot *s = wait_take_ready(q, mc_monotonic_ms(), &wait_ms);
         if (!s) {
             wait_for_work(q, wait_ms);
             continue;
@@ -337,7 +320,7 @@ static void *delivery_main(void *arg) {
         q->stats.in_flight++;
         unsigned attempt = s->attempt;
         if (q->wait_time)
-            mc_histogram_observe(q->wait_time, (double)(now_ms() - s->waiting_since));
+            mc_histogram_observe(q->wait_time, (double)(mc_monotonic_ms() - s->waiting_since));
         pthread_mutex_unlock(&q->mu);
         outcome o = deliver(q, r, attempt);
         pthread_mutex_lock(&q->mu);
@@ -416,7 +399,7 @@ void mc_xchain_queue_enqueue(void *ctx, const mc_cross_chain_request *req) {
         q->stats.replaced++;
     } else {
         s->pending = copy;
-        s->waiting_since = now_ms();
+        s->waiting_since = mc_monotonic_ms();
         q->stats.pending++;
         if (!s->in_flight)
             wait_push(q, s);

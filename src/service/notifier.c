@@ -1,5 +1,7 @@
 #include "service/notifier.h"
 
+#include "base/clock.h"
+
 #include "service/proto_glue.h"
 
 #include <pthread.h>
@@ -167,21 +169,9 @@ size_t mc_notifier_poll(mc_notifier_sub *sub, mc_notification *out, size_t max) 
     return n;
 }
 
-static struct timespec deadline_after(int ms) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 bool mc_notifier_wait(mc_notifier_sub *sub, int timeout_ms) {
     mc_notifier *hub = sub->hub;
-    struct timespec until = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec until = mc_monotonic_after_ms(timeout_ms);
     pthread_mutex_lock(&hub->mu);
     while (sub->count == 0) {
         if (timeout_ms < 0)

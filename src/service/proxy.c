@@ -1,5 +1,6 @@
 #include "service/proxy.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "service/grpc_node.h"
 #include "service/proto_glue.h"
@@ -49,12 +50,12 @@ static mc_rpc_code forward(void *ctx, const uint8_t *req, size_t len, mc_buf *re
     free(payload); /* only the chain id matters here; the shard decodes the rest */
     uint32_t shard = mc_shard_of(&chain, p->n_shards);
     char shard_msg[MC_RPC_MSG_MAX];
-    double start = mc_request_clock_ms();
+    double start = mc_monotonic_ms_precise();
     mc_rpc_code code = mc_rpc_call_unary(p->channels[shard], r->worker_path, req, len,
                                          p->recv_timeout_ms, resp, shard_msg, sizeof shard_msg);
     char type_buf[40];
     const char *type = mc_request_error_type(code, resp, type_buf, sizeof type_buf);
-    mc_request_metrics_record(&p->metrics, r->method, mc_request_clock_ms() - start, type);
+    mc_request_metrics_record(&p->metrics, r->method, mc_monotonic_ms_precise() - start, type);
     if (code != MC_RPC_OK) {
         snprintf(msg, msg_len, "shard %u (%s): %s", shard, p->shard_targets[shard], shard_msg);
         mc_log(MC_LOG_WARN, "proxy", "%s to shard %u (%s) failed: %s %s",

@@ -68,9 +68,3 @@ void mc_request_metrics_record(mc_request_metrics *m, mc_node_method method, dou
     else
         mc_counter_inc(mc_counter_child(m->error, mc_node_method_name(method), error_type, NULL));
 }
-
-double mc_request_clock_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}

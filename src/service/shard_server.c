@@ -2,6 +2,7 @@
  * proxy), the request handler shared by every method and server, and the lifecycle. */
 #include "service/shard_server.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "service/request_metrics.h"
 
@@ -32,17 +33,6 @@ typedef struct {
     uint64_t sent, dropped;
 } proxy_feed;
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec abs_time_at(int64_t ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    return ts;
-}
-
 static void init_monotonic_cond(pthread_cond_t *cv) {
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -71,7 +61,7 @@ static void feed_push(proxy_feed *f, const mc_notification *n) {
         f->dropped++;
     }
     if (f->count == 0)
-        f->first_ms = now_ms();
+        f->first_ms = mc_monotonic_ms();
     f->ring[(f->head + f->count) % f->opt->queue_size] = *n;
     f->count++;
     if (f->count == 1 || f->count >= f->opt->batch_size)
@@ -88,9 +78,9 @@ static bool feed_wait_batch(proxy_feed *f) {
             continue;
         }
         int64_t due = f->first_ms + f->opt->batch_interval_ms;
-        if (f->count >= f->opt->batch_size || now_ms() >= due)
+        if (f->count >= f->opt->batch_size || mc_monotonic_ms() >= due)
             return true;
-        struct timespec until = abs_time_at(due);
+        struct timespec until = mc_monotonic_at_ms(due);
         pthread_cond_timedwait(&f->cv, &f->mu, &until);
     }
     return false;
@@ -102,7 +92,7 @@ static size_t feed_take(proxy_feed *f, mc_notification *out) {
         out[i] = f->ring[(f->head + i) % f->opt->queue_size];
     f->head = (f->head + n) % f->opt->queue_size;
     f->count -= n;
-    f->first_ms = now_ms(); /* the rest gets a fresh interval rather than a burst */
+    f->first_ms = mc_monotonic_ms(); /* the rest gets a fresh interval rather than a burst */
     return n;
 }
 
@@ -269,7 +259,7 @@ static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_b
     }
     mc_rpc_code code = MC_RPC_INVALID_ARGUMENT;
     mc_worker *w = route(mctx->srv, mctx->method, &chain, payload, plen, msg, msg_len);
-    double start = mc_request_clock_ms();
+    double start = mc_monotonic_ms_precise();
     const char *error_type = "invalid_argument";
     char type_buf[48];
     if (w) {
@@ -287,7 +277,7 @@ static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_b
         mc_log(MC_LOG_INFO, "shard", "%s for chain %02x%02x%02x%02x...: invalid argument: %s",
                mc_node_method_name(mctx->method), chain.b[0], chain.b[1], chain.b[2], chain.b[3],
                msg);
-    mc_request_metrics_record(&mctx->srv->metrics, mctx->method, mc_request_clock_ms() - start,
+    mc_request_metrics_record(&mctx->srv->metrics, mctx->method, mc_monotonic_ms_precise() - start,
                               error_type);
     free(payload);
     return code;

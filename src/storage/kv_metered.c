@@ -1,3 +1,4 @@
+#include "base/clock.h"
 #include "metrics/metrics.h"
 #include "storage/kv.h"
 
@@ -13,18 +14,12 @@ typedef struct {
     uint64_t last_hits, last_misses; /* what this store already added to the series */
 } metered;
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static mc_status metered_get(void *self, const uint8_t *root, size_t root_len, const uint8_t *key,
                              size_t key_len, uint8_t **value, size_t *value_len, mc_error *err) {
     metered *m = self;
-    double t = now_ms();
+    double t = mc_monotonic_ms_precise();
     mc_status st = mc_kv_get(m->inner, root, root_len, key, key_len, value, value_len, err);
-    mc_histogram_observe(m->get, now_ms() - t);
+    mc_histogram_observe(m->get, mc_monotonic_ms_precise() - t);
     return st;
 }
 
@@ -32,28 +27,29 @@ static mc_status metered_find(void *self, const uint8_t *root, size_t root_len,
                               const uint8_t *prefix, size_t prefix_len, bool with_values,
                               mc_kv_entries *out, mc_error *err) {
     metered *m = self;
-    double t = now_ms();
+    double t = mc_monotonic_ms_precise();
     mc_status st =
         with_values ? mc_kv_find_key_values(m->inner, root, root_len, prefix, prefix_len, out, err)
                     : mc_kv_find_keys(m->inner, root, root_len, prefix, prefix_len, out, err);
-    mc_histogram_observe(with_values ? m->find_key_values : m->find_keys, now_ms() - t);
+    mc_histogram_observe(with_values ? m->find_key_values : m->find_keys,
+                         mc_monotonic_ms_precise() - t);
     return st;
 }
 
 static mc_status metered_write(void *self, const uint8_t *root, size_t root_len,
                                const mc_kv_batch *batch, mc_error *err) {
     metered *m = self;
-    double t = now_ms();
+    double t = mc_monotonic_ms_precise();
     mc_status st = mc_kv_write_batch(m->inner, root, root_len, batch, err);
-    mc_histogram_observe(m->write, now_ms() - t);
+    mc_histogram_observe(m->write, mc_monotonic_ms_precise() - t);
     return st;
 }
 
 static mc_status metered_roots(void *self, mc_kv_entries *out, mc_error *err) {
     metered *m = self;
-    double t = now_ms();
+    double t = mc_monotonic_ms_precise();
     mc_status st = mc_kv_list_root_keys(m->inner, out, err);
-    mc_histogram_observe(m->roots, now_ms() - t);
+    mc_histogram_observe(m->roots, mc_monotonic_ms_precise() - t);
     return st;
 }
 

@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include "base/clock.h"
 #include "chain/chain_store.h"
 #include "chain/manager.h"
 #include "execution/system.h"
@@ -103,12 +104,6 @@ static void count_block(mc_worker *w, const mc_proposed_block *b) {
     count(w->m.transactions, b->n_transactions);
     count(w->m.operations, ops);
     count(w->m.incoming_messages, messages);
-}
-
-static double monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 mc_worker *mc_worker_new(const mc_worker_config *cfg) {
@@ -373,11 +368,11 @@ static bool execute_block(const mc_chain_state *s, const mc_proposed_block *b,
 static bool execute_timed(mc_worker *w, const mc_chain_state *s, const mc_proposed_block *b,
                           mc_block_outcome *outcome, mc_exec_state *new_state,
                           mc_node_response *resp) {
-    double t = monotonic_ms();
+    double t = mc_monotonic_ms_precise();
     bool ok = execute_block(s, b, outcome, new_state, resp);
     count(w->m.blocks_executed, 1);
     if (w->m.execution_latency)
-        mc_histogram_observe(w->m.execution_latency, monotonic_ms() - t);
+        mc_histogram_observe(w->m.execution_latency, mc_monotonic_ms_precise() - t);
     return ok;
 }
 
