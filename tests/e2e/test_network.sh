@@ -4,7 +4,16 @@
 # an independent Python gRPC client.
 #
 # Usage: tests/e2e/test_network.sh BIN_DIR    (BIN_DIR holds linera, linera-server and
-#        linera-proxy). KEEP_NET=1 keeps the network directory (logs, storage).
+#        linera-proxy). KEEP_NET=1 keeps the network directory (logs, storage); E2E_HOLD=1
+#        keeps the network running after a failure (see lib.sh).
+#
+# Steps: a. transfers both ways, exact balances; b. open-chain and a transfer to the new
+# chain; c. one proxy of validator 0 SIGKILLed (its twin serves the shared port); d. each
+# shard of validator 1 SIGKILLed in turn, transfers continue, restart, `linera sync` brings
+# it to the others' height with exact balances; e. all of validator 3 stopped (SIGTERM),
+# transfers continue, restart, sync; f. malformed gRPC and raw TCP traffic to a proxy and a
+# shard (grpc_abuse.py); g. an independent Python client with stubs generated from
+# proto/rpc.proto (python_client.py); then a clean stop with no sanitizer report in the logs.
 #
 # Each check prints "ok - ..."; the first failure prints "not ok - ..." with what was
 # expected and seen, and the script exits 1. The last line is "N passed, 0 failed".
