@@ -239,6 +239,10 @@ static mc_status push_chain_until(mc_client *c, size_t i, const mc_chain_id *cha
         return st;
     mc_height from = resp.kind == MC_RESPONSE_INFO ? resp.info.next_block_height : 0;
     mc_node_response_free(&resp);
+    /* Already there: pushing the last block again makes the validator re-send its pending
+     * cross-chain updates (the recipient may have been down when they were first sent). */
+    if (from >= to && to > 0)
+        from = to - 1;
     return from < to ? push_range(c, i, chain, from, to, depth, err) : MC_OK;
 }
 
@@ -286,9 +290,14 @@ static mc_status send_with_recovery(mc_client *c, size_t i, mc_node_method m, co
         if (st || resp->kind != MC_RESPONSE_ERROR || depth >= MAX_RECOVERY_DEPTH)
             return st;
         mc_error rerr = {0};
+        mc_node_error_code code = resp->error.code;
         if (!recover(c, i, chain, &resp->error, depth, &rerr))
             return MC_OK; /* the response carries the validator's error */
         mc_node_response_free(resp);
+        /* Messages and chain descriptions travel between the validator's shards on their
+         * own: give them a moment before asking again. */
+        if (code == MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES || code == MC_NODE_ERR_CHAIN_NOT_ACTIVE)
+            usleep(50000u * (unsigned)(attempt + 1));
     }
     return call_validator(c, i, m, req, resp, err);
 }

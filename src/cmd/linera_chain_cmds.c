@@ -202,9 +202,14 @@ int cmd_sync(cli_globals *g, int argc, char **argv) {
         mc_chain_info info;
         if (!rc && mc_client_local_info(s.client, &chains[i], NULL, &info, &err))
             rc = fail_with(&err);
-        /* Validators that missed blocks get them now. */
-        for (size_t v = 0; !rc && v < s.n_nodes; v++)
-            mc_client_update_validator(s.client, v, &chains[i], &err);
+        /* Validators that missed blocks get them now (one that is down is only a warning:
+         * the network tolerates it). */
+        for (size_t v = 0; !rc && v < s.n_nodes; v++) {
+            mc_error verr = {0};
+            if (mc_client_update_validator(s.client, v, &chains[i], &verr))
+                fprintf(stderr, "warning: validator %s not updated: %s\n",
+                        s.wallet.committee.validators[v].network_address, verr.message);
+        }
         if (!rc) {
             if (g->json)
                 printf("{\"next_block_height\": %llu, \"pending_messages\": %zu}\n",

@@ -154,7 +154,7 @@ bool mc_rpc_stream_wait(mc_rpc_stream *stream, int timeout_ms);
 typedef struct mc_rpc_channel mc_rpc_channel;
 
 /* Creates a channel to `target` ("host:port", no TLS). Connects lazily, reconnects on its
- * own (backoff capped at a few seconds). max_message_size: 0 = MC_RPC_DEFAULT_MAX_MESSAGE.
+ * own (backoff from 0.1 s up to 1 s). max_message_size: 0 = MC_RPC_DEFAULT_MAX_MESSAGE.
  * Never returns NULL. Thread-safe: any number of threads may call on one channel at once. */
 mc_rpc_channel *mc_rpc_channel_new(const char *target, size_t max_message_size);
 /* Unary calls on this channel wait (up to their deadline) for a connection instead of

@@ -696,6 +696,15 @@ static void handle_timeout(mc_worker *w, mc_chain_state *s, const mc_certificate
     respond_info(w, s, resp);
 }
 
+/* Sends the outbox updates of every recipient of a block (outside any chain lock). */
+static void resend_updates(mc_worker *w, const mc_chain_id *sender, const mc_block *block) {
+    mc_chain_id *recipients = NULL;
+    size_t n = block_recipients(block, &recipients);
+    for (size_t i = 0; i < n; i++)
+        send_updates(w, sender, &recipients[i]);
+    free(recipients);
+}
+
 void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node_response *resp) {
     memset(resp, 0, sizeof *resp);
     mc_error err = {0};
@@ -718,6 +727,10 @@ void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node
     }
     mc_round round_after = s.manager.current_round;
     mc_height height_after = s.next_height;
+    /* A confirmed block we already have: someone thinks a recipient misses its messages,
+     * so send the pending updates again (they are idempotent). */
+    bool resend = c->kind == MC_CERT_CONFIRMED && resp->kind == MC_RESPONSE_INFO && !confirmed &&
+                  mc_certificate_height(c) < height_after;
     pthread_mutex_unlock(lock);
     mc_chain_state_free(&s);
     if (c->kind == MC_CERT_TIMEOUT && resp->kind == MC_RESPONSE_INFO &&
@@ -726,6 +739,8 @@ void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node
                                      .chain_id = id,
                                      .height = height_after,
                                      .round = round_after});
+    if (resend)
+        resend_updates(w, &id, &c->block);
     if (!confirmed)
         return;
     notify(w, &(mc_notification){.kind = MC_NOTIFY_NEW_BLOCK,
@@ -733,11 +748,7 @@ void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node
                                  .height = mc_certificate_height(c),
                                  .hash = mc_certificate_value_hash(c)});
     /* Outside the lock: the recipient may be handled by this same worker. */
-    mc_chain_id *recipients = NULL;
-    size_t n = block_recipients(&c->block, &recipients);
-    for (size_t i = 0; i < n; i++)
-        send_updates(w, &id, &recipients[i]);
-    free(recipients);
+    resend_updates(w, &id, &c->block);
 }
 
 /* ------------------------------------------------------------------------------------------
