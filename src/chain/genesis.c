@@ -1,31 +1,24 @@
 /* genesis.c - reading, writing, hashing and installing the network's genesis.
  *
- * JSON parsing walks the document with a small path tracker (jp) so that every error names
- * the exact place it was found ("chains[2].ownership.owners[0].weight: ..."): a genesis file
- * is edited by hand and shared by every node, and "invalid genesis" alone would leave the
- * operator searching. Writing goes through the same checks in reverse (genesis_check), so
- * whatever mc_genesis_to_json emits, mc_genesis_from_json reads back to the same value. */
+ * JSON parsing walks the document with a path tracker (core/json.h) so that every error
+ * names the exact place it was found ("chains[2].ownership.owners[0].weight: ..."): a
+ * genesis file is edited by hand and shared by every node, and "invalid genesis" alone would
+ * leave the operator searching. Writing goes through the same checks in reverse
+ * (mc_genesis_check), so whatever mc_genesis_to_json emits, mc_genesis_from_json reads back
+ * to the same value. */
 #include "chain/genesis.h"
 
-#include "base/hex.h"
+#include "base/file.h"
 #include "chain/chain_store.h"
+#include "core/json.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-/* JSON integers are signed 64-bit (jansson), so this is the largest u64 we can write. */
-#define JSON_U64_MAX ((uint64_t)INT64_MAX)
 #define US_PER_MS 1000u
 /* A genesis file is small; anything this large is a mistake (or /dev/zero). */
-#define MAX_GENESIS_FILE (256u * 1024 * 1024)
+#define MAX_GENESIS_FILE ((size_t)256 * 1024 * 1024)
 
 /* ------------------------------------------------------------------------------------------
  * Construction and release
@@ -66,405 +59,69 @@ void mc_genesis_clone(mc_genesis *dst, const mc_genesis *src) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * JSON paths
+ * Parsing
  * ---------------------------------------------------------------------------------------- */
 
-/* The path of the value being examined, built like a stack: callers remember the length
- * returned by jp_key / jp_index and restore it when they leave the value. */
-typedef struct {
-    char path[192];
-    size_t len;
-    mc_error *err;
-} jp;
+/* genesis.json writes timeouts in whole milliseconds and may omit the optional keys. */
+static const mc_json_ownership_format OWNERSHIP_JSON = {
+    .unit = "ms", .us_per_unit = US_PER_MS, .chain_owner = false, .defaults = true};
 
-static size_t jp_push(jp *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static size_t jp_push(jp *p, const char *fmt, ...) {
-    size_t mark = p->len;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->path + p->len, sizeof p->path - p->len, fmt, ap);
-    va_end(ap);
-    p->len = strlen(p->path);
-    return mark;
+/* The file is public and edited by hand: messages may quote values. */
+static mc_json_path genesis_path(mc_error *err) {
+    return (mc_json_path){.err = err, .sign_ranges = true, .quote_hex = true};
 }
 
-static size_t jp_key(jp *p, const char *key) {
-    return jp_push(p, "%s%s", p->len ? "." : "", key);
+static mc_status parse_ownership(mc_json_path *p, const json_t *v, void *out) {
+    return mc_json_ownership(p, v, &OWNERSHIP_JSON, out);
 }
 
-static size_t jp_index(jp *p, size_t i) {
-    return jp_push(p, "[%zu]", i);
-}
-
-static void jp_restore(jp *p, size_t mark) {
-    p->len = mark;
-    p->path[mark] = '\0';
-}
-
-static mc_status jp_fail(jp *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Sets the error to "<path>: <message>". */
-static mc_status jp_fail(jp *p, const char *fmt, ...) {
-    char msg[MC_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mc_error_set(p->err, MC_ERR_INVALID, "%s: %s", p->len ? p->path : "top level", msg);
-}
-
-/* ------------------------------------------------------------------------------------------
- * JSON values (reading). Each val_* checks one value at the current path; NULL means the key
- * was absent.
- * ---------------------------------------------------------------------------------------- */
-
-static mc_status val_object(jp *p, const json_t *v) {
-    if (!v)
-        return jp_fail(p, "missing required key");
-    return json_is_object(v) ? MC_OK : jp_fail(p, "must be an object");
-}
-
-static mc_status val_array(jp *p, const json_t *v, bool allow_empty) {
-    if (!v)
-        return jp_fail(p, "missing required key");
-    if (!json_is_array(v))
-        return jp_fail(p, "must be an array");
-    if (!allow_empty && json_array_size(v) == 0)
-        return jp_fail(p, "must not be empty");
-    return MC_OK;
-}
-
-static mc_status val_u64(jp *p, const json_t *v, uint64_t min, uint64_t max, uint64_t *out) {
-    if (!v)
-        return jp_fail(p, "missing required key");
-    json_int_t x = json_is_integer(v) ? json_integer_value(v) : -1;
-    if (!json_is_integer(v) || x < 0 || (uint64_t)x < min || (uint64_t)x > max) {
-        if (max == JSON_U64_MAX && min <= 1)
-            return jp_fail(p, "must be a %s integer", min ? "positive" : "non-negative");
-        return jp_fail(p, "must be an integer between %llu and %llu", (unsigned long long)min,
-                       (unsigned long long)max);
-    }
-    *out = (uint64_t)x;
-    return MC_OK;
-}
-
-/* Strings must not hide a NUL: C code would silently see a shorter string. */
-static mc_status val_string(jp *p, const json_t *v, const char **out) {
-    if (!v)
-        return jp_fail(p, "missing required key");
-    if (!json_is_string(v))
-        return jp_fail(p, "must be a string");
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return jp_fail(p, "must not contain NUL characters");
-    *out = json_string_value(v);
-    return MC_OK;
-}
-
-static mc_status val_hex32(jp *p, const json_t *v, uint8_t out[32]) {
-    const char *s = NULL;
-    mc_status st = val_string(p, v, &s);
-    if (st)
-        return st;
-    if (strlen(s) != 64)
-        return jp_fail(p, "expected 64 hex digits, got %zu characters", strlen(s));
-    if (!mc_hex_decode(s, out, 32))
-        return jp_fail(p, "invalid hex digit in '%s'", s);
-    return MC_OK;
-}
-
-/* Owners in ownership lists are key addresses; "chain" names the chain's own account,
- * which can hold tokens but never propose blocks. */
-static mc_status val_owner(jp *p, const json_t *v, mc_owner *out) {
-    if (v && json_is_string(v) && strcmp(json_string_value(v), "chain") == 0)
-        return jp_fail(p, "the chain account cannot be an owner");
-    *out = (mc_owner){.is_chain = false};
-    return val_hex32(p, v, out->address.b);
-}
-
-static mc_status field_u64(jp *p, const json_t *obj, const char *key, uint64_t min, uint64_t max,
-                           uint64_t *out) {
-    size_t m = jp_key(p, key);
-    mc_status st = val_u64(p, json_object_get(obj, key), min, max, out);
-    jp_restore(p, m);
-    return st;
-}
-
-static mc_status field_string(jp *p, const json_t *obj, const char *key, const char **out) {
-    size_t m = jp_key(p, key);
-    mc_status st = val_string(p, json_object_get(obj, key), out);
-    jp_restore(p, m);
-    return st;
-}
-
-/* An optional boolean: absent keeps *out (the default). */
-static mc_status field_bool_opt(jp *p, const json_t *obj, const char *key, bool *out) {
-    const json_t *v = json_object_get(obj, key);
-    if (!v)
-        return MC_OK;
-    size_t m = jp_key(p, key);
-    mc_status st = json_is_boolean(v) ? MC_OK : jp_fail(p, "must be true or false");
-    if (!st)
-        *out = json_is_true(v);
-    jp_restore(p, m);
-    return st;
-}
-
-/* Milliseconds in JSON, microseconds inside. */
-static mc_status field_ms(jp *p, const json_t *obj, const char *key, uint64_t *out_us) {
-    uint64_t ms = 0;
-    mc_status st = field_u64(p, obj, key, 0, UINT64_MAX / US_PER_MS, &ms);
-    if (!st)
-        *out_us = ms * US_PER_MS;
-    return st;
-}
-
-/* Parsers of composite values: called with the value's path already pushed. */
-typedef mc_status (*jp_parse_fn)(jp *p, const json_t *v, void *out);
-typedef mc_status (*jp_elem_fn)(jp *p, const json_t *v, size_t index, void *ctx);
-
-static mc_status field(jp *p, const json_t *obj, const char *key, jp_parse_fn fn, void *out) {
-    size_t m = jp_key(p, key);
-    mc_status st = fn(p, json_object_get(obj, key), out);
-    jp_restore(p, m);
-    return st;
-}
-
-/* Calls fn on every element of an array (already checked) with the element's path pushed. */
-static mc_status each(jp *p, const json_t *arr, jp_elem_fn fn, void *ctx) {
-    mc_status st = MC_OK;
-    for (size_t i = 0; i < json_array_size(arr) && !st; i++) {
-        size_t m = jp_index(p, i);
-        st = fn(p, json_array_get(arr, i), i, ctx);
-        jp_restore(p, m);
-    }
-    return st;
-}
-
-/* ------------------------------------------------------------------------------------------
- * Parsing: ownership
- * ---------------------------------------------------------------------------------------- */
-
-/* The owner lists as read, before mc_ownership_build sorts them. */
-typedef struct {
-    mc_owner *supers;
-    size_t n_supers;
-    mc_owner_weight *owners;
-    size_t n_owners;
-} owner_lists;
-
-static void owner_lists_free(owner_lists *l) {
-    free(l->supers);
-    free(l->owners);
-    memset(l, 0, sizeof *l);
-}
-
-static mc_status parse_super_owner(jp *p, const json_t *v, size_t i, void *ctx) {
-    owner_lists *l = ctx;
-    mc_status st = val_owner(p, v, &l->supers[i]);
-    for (size_t j = 0; j < i && !st; j++)
-        if (mc_owner_equal(&l->supers[j], &l->supers[i]))
-            st = jp_fail(p, "duplicate super owner (same as index %zu)", j);
-    l->n_supers = i + 1;
-    return st;
-}
-
-static mc_status parse_super_owners(jp *p, const json_t *v, void *ctx) {
-    owner_lists *l = ctx;
-    if (!v) /* optional: no fast round */
-        return MC_OK;
-    mc_status st = val_array(p, v, true);
-    if (st)
-        return st;
-    l->supers = mc_calloc(json_array_size(v) + 1, sizeof *l->supers);
-    return each(p, v, parse_super_owner, l);
-}
-
-static mc_status parse_owner_weight(jp *p, const json_t *v, size_t i, void *ctx) {
-    owner_lists *l = ctx;
-    mc_owner_weight *ow = &l->owners[i];
-    mc_status st = val_object(p, v);
-    if (!st) {
-        size_t m = jp_key(p, "owner");
-        st = val_owner(p, json_object_get(v, "owner"), &ow->owner);
-        for (size_t j = 0; j < i && !st; j++)
-            if (mc_owner_equal(&l->owners[j].owner, &ow->owner))
-                st = jp_fail(p, "duplicate owner (same as index %zu)", j);
-        jp_restore(p, m);
-    }
-    if (!st)
-        st = field_u64(p, v, "weight", 1, JSON_U64_MAX, &ow->weight);
-    l->n_owners = i + 1;
-    return st;
-}
-
-static mc_status parse_owners(jp *p, const json_t *v, void *ctx) {
-    owner_lists *l = ctx;
-    mc_status st = val_array(p, v, true);
-    if (st)
-        return st;
-    l->owners = mc_calloc(json_array_size(v) + 1, sizeof *l->owners);
-    return each(p, v, parse_owner_weight, l);
-}
-
-static mc_status parse_timeout(jp *p, const json_t *v, void *out) {
-    mc_timeout_config *t = out;
-    if (!v) /* optional: the defaults */
-        return MC_OK;
-    mc_status st = val_object(p, v);
-    const json_t *fast = st ? NULL : json_object_get(v, "fast_round_ms");
-    if (!st && !fast) {
-        size_t m = jp_key(p, "fast_round_ms");
-        st = jp_fail(p, "missing required key (null for no limit)");
-        jp_restore(p, m);
-    }
-    t->has_fast_round_duration = fast && !json_is_null(fast);
-    if (!st && t->has_fast_round_duration)
-        st = field_ms(p, v, "fast_round_ms", &t->fast_round_duration_us);
-    if (!st)
-        st = field_ms(p, v, "base_timeout_ms", &t->base_timeout_us);
-    if (!st)
-        st = field_ms(p, v, "timeout_increment_ms", &t->timeout_increment_us);
-    return st;
-}
-
-static mc_status parse_ownership(jp *p, const json_t *v, void *out) {
-    mc_ownership *o = out;
-    owner_lists l = {0};
-    uint64_t rounds = 0;
-    bool open = false;
-    mc_timeout_config timeout = mc_timeout_config_default();
-    mc_status st = val_object(p, v);
-    if (!st)
-        st = field(p, v, "super_owners", parse_super_owners, &l);
-    if (!st)
-        st = field(p, v, "owners", parse_owners, &l);
-    if (!st)
-        st = field_u64(p, v, "multi_leader_rounds", 0, UINT32_MAX, &rounds);
-    if (!st)
-        st = field_bool_opt(p, v, "open_multi_leader_rounds", &open);
-    if (!st)
-        st = field(p, v, "timeout", parse_timeout, &timeout);
-    mc_error inner = {0};
-    if (!st && mc_ownership_build(o, l.supers, l.n_supers, l.owners, l.n_owners, (uint32_t)rounds,
-                                  &inner) != MC_OK)
-        st = jp_fail(p, "%s", inner.message); /* unreachable: the lists were checked above */
-    if (!st) {
-        o->open_multi_leader_rounds = open;
-        o->timeout = timeout;
-    }
-    owner_lists_free(&l);
-    return st;
-}
-
-/* ------------------------------------------------------------------------------------------
- * Parsing: committee, chains, document
- * ---------------------------------------------------------------------------------------- */
-
-static mc_status parse_validator(jp *p, const json_t *v, size_t i, void *ctx) {
-    (void)i;
-    mc_committee *c = ctx;
-    mc_pubkey pk = {0};
-    const char *address = NULL;
-    uint64_t votes = 0;
-    mc_status st = val_object(p, v);
-    if (!st) {
-        size_t m = jp_key(p, "public_key");
-        st = val_hex32(p, json_object_get(v, "public_key"), pk.b);
-        if (!st && mc_committee_weight(c, &pk) > 0)
-            st = jp_fail(p, "duplicate validator");
-        jp_restore(p, m);
-    }
-    if (!st)
-        st = field_string(p, v, "network_address", &address);
-    if (!st && strlen(address) > MC_MAX_NETWORK_ADDRESS_LEN) {
-        size_t m = jp_key(p, "network_address");
-        st = jp_fail(p, "longer than %d bytes", MC_MAX_NETWORK_ADDRESS_LEN);
-        jp_restore(p, m);
-    }
-    if (!st)
-        st = field_u64(p, v, "votes", 1, JSON_U64_MAX, &votes);
-    mc_error inner = {0};
-    if (!st && mc_committee_add(c, &pk, address, votes, &inner) != MC_OK)
-        st = jp_fail(p, "%s", inner.message); /* committee full or vote total overflow */
-    return st;
-}
-
-static mc_status parse_validators(jp *p, const json_t *v, void *out) {
-    mc_status st = val_array(p, v, false);
-    return st ? st : each(p, v, parse_validator, out);
-}
-
-static mc_status parse_committee(jp *p, const json_t *v, void *out) {
-    mc_status st = val_object(p, v);
-    return st ? st : field(p, v, "validators", parse_validators, out);
-}
-
-static mc_status check_chain_index(jp *p, const json_t *v, size_t i) {
+static mc_status check_chain_index(mc_json_path *p, const json_t *v, size_t i) {
     uint64_t index = 0;
-    mc_status st = field_u64(p, v, "index", 0, UINT32_MAX, &index);
+    mc_status st = mc_json_get_u64(p, v, "index", 0, UINT32_MAX, &index);
     if (st || index == i)
         return st;
-    size_t m = jp_key(p, "index");
-    st = jp_fail(p, "expected %zu (chains are listed in index order), got %llu", i,
-                 (unsigned long long)index);
-    jp_restore(p, m);
-    return st;
+    return mc_json_fail_at(p, "index", "expected %zu (chains are listed in index order), got %llu",
+                           i, (unsigned long long)index);
 }
 
-static mc_status parse_balance(jp *p, const json_t *v, mc_amount *out) {
-    const char *s = NULL;
-    mc_status st = field_string(p, v, "balance", &s);
-    mc_error inner = {0};
-    if (!st && mc_amount_parse(s, out, &inner) != MC_OK) {
-        size_t m = jp_key(p, "balance");
-        st = jp_fail(p, "%s", inner.message);
-        jp_restore(p, m);
-    }
-    return st;
-}
-
-static mc_status parse_chain(jp *p, const json_t *v, size_t i, void *ctx) {
+static mc_status parse_chain(mc_json_path *p, const json_t *v, size_t i, void *ctx) {
     mc_genesis *g = ctx;
     mc_amount balance = 0;
     mc_ownership o = {0};
-    mc_status st = val_object(p, v);
+    mc_status st = mc_json_object(p, v);
     if (!st)
         st = check_chain_index(p, v, i);
     if (!st)
-        st = parse_balance(p, v, &balance);
+        st = mc_json_get_amount(p, v, "balance", &balance);
     if (!st)
-        st = field(p, v, "ownership", parse_ownership, &o);
+        st = mc_json_field(p, v, "ownership", parse_ownership, &o);
     if (!st)
         mc_genesis_add_chain(g, &o, balance);
     mc_ownership_free(&o);
     return st;
 }
 
-static mc_status parse_chains(jp *p, const json_t *v, void *out) {
-    mc_status st = val_array(p, v, false);
-    return st ? st : each(p, v, parse_chain, out);
+static mc_status parse_chains(mc_json_path *p, const json_t *v, void *out) {
+    mc_status st = mc_json_array(p, v, false);
+    return st ? st : mc_json_each(p, v, parse_chain, out);
 }
 
 /* The timestamp is read before the chains: every chain description carries it. */
-static mc_status parse_document(jp *p, const json_t *root, mc_genesis *g) {
+static mc_status parse_document(mc_json_path *p, const json_t *root, mc_genesis *g) {
     const char *name = NULL;
-    mc_status st = val_object(p, root);
+    mc_status st = mc_json_object(p, root);
     if (!st)
-        st = field_string(p, root, "network_name", &name);
-    if (!st && !*name) {
-        size_t m = jp_key(p, "network_name");
-        st = jp_fail(p, "must not be empty");
-        jp_restore(p, m);
-    }
+        st = mc_json_get_string(p, root, "network_name", &name);
+    if (!st && !*name)
+        st = mc_json_fail_at(p, "network_name", "must not be empty");
     if (!st) {
         g->network_name = mc_strdup(name);
-        st = field_u64(p, root, "timestamp", 0, JSON_U64_MAX, &g->timestamp);
+        st = mc_json_get_u64(p, root, "timestamp", 0, MC_JSON_U64_MAX, &g->timestamp);
     }
     if (!st)
-        st = field(p, root, "committee", parse_committee, &g->committee);
+        st = mc_json_field(p, root, "committee", mc_json_committee, &g->committee);
     if (!st)
-        st = field(p, root, "chains", parse_chains, g);
+        st = mc_json_field(p, root, "chains", parse_chains, g);
     return st;
 }
 
@@ -475,7 +132,7 @@ static mc_status genesis_parse(const char *text, size_t len, mc_genesis *out, mc
     if (!root)
         return mc_error_set(err, MC_ERR_DECODE, "not valid JSON: %s (line %d, column %d)",
                             jerr.text, jerr.line, jerr.column);
-    jp p = {.path = "", .len = 0, .err = err};
+    mc_json_path p = genesis_path(err);
     mc_status st = parse_document(&p, root, out);
     json_decref(root);
     if (st)
@@ -491,18 +148,15 @@ mc_status mc_genesis_from_json(const char *text, mc_genesis *out, mc_error *err)
  * Representability: what to_json can write so that from_json reads back the same value.
  * ---------------------------------------------------------------------------------------- */
 
-static mc_status check_ms(jp *p, const char *key, uint64_t us) {
+static mc_status check_ms(mc_json_path *p, const char *key, uint64_t us) {
     if (us % US_PER_MS == 0)
         return MC_OK;
-    size_t m = jp_key(p, key);
-    mc_status st =
-        jp_fail(p, "%llu us is not a whole number of milliseconds", (unsigned long long)us);
-    jp_restore(p, m);
-    return st;
+    return mc_json_fail_at(p, key, "%llu us is not a whole number of milliseconds",
+                           (unsigned long long)us);
 }
 
-static mc_status check_timeout(jp *p, const mc_timeout_config *t) {
-    size_t m = jp_key(p, "timeout");
+static mc_status check_timeout(mc_json_path *p, const mc_timeout_config *t) {
+    size_t m = mc_json_key(p, "timeout");
     mc_status st = t->has_fast_round_duration
                        ? check_ms(p, "fast_round_ms", t->fast_round_duration_us)
                        : MC_OK;
@@ -510,185 +164,133 @@ static mc_status check_timeout(jp *p, const mc_timeout_config *t) {
         st = check_ms(p, "base_timeout_ms", t->base_timeout_us);
     if (!st)
         st = check_ms(p, "timeout_increment_ms", t->timeout_increment_us);
-    jp_restore(p, m);
+    mc_json_restore(p, m);
     return st;
 }
 
-static mc_status check_json_u64(jp *p, const char *key, uint64_t v, uint64_t min) {
-    if (v >= min && v <= JSON_U64_MAX)
+static mc_status check_json_u64(mc_json_path *p, const char *key, uint64_t v, uint64_t min) {
+    if (v >= min && v <= MC_JSON_U64_MAX)
         return MC_OK;
-    size_t m = jp_key(p, key);
-    mc_status st = jp_fail(p, "must be between %llu and %llu", (unsigned long long)min,
-                           (unsigned long long)JSON_U64_MAX);
-    jp_restore(p, m);
-    return st;
+    return mc_json_fail_at(p, key, "must be between %llu and %llu", (unsigned long long)min,
+                           (unsigned long long)MC_JSON_U64_MAX);
 }
 
 /* from_json sorts owners, so only sorted, unique, address-only lists read back unchanged. */
-static mc_status check_owner(jp *p, const mc_owner *o, const mc_owner *prev) {
+static mc_status check_owner(mc_json_path *p, const mc_owner *o, const mc_owner *prev) {
     if (o->is_chain)
-        return jp_fail(p, "the chain account cannot be an owner");
+        return mc_json_fail(p, "the chain account cannot be an owner");
     if (prev && mc_owner_cmp(prev, o) >= 0)
-        return jp_fail(p, "owners must be sorted and unique");
+        return mc_json_fail(p, "owners must be sorted and unique");
     return MC_OK;
 }
 
-static mc_status check_owner_lists(jp *p, const mc_ownership *o) {
+static mc_status check_owner_lists(mc_json_path *p, const mc_ownership *o) {
     mc_status st = MC_OK;
-    size_t m = jp_key(p, "super_owners");
+    size_t m = mc_json_key(p, "super_owners");
     for (size_t i = 0; i < o->n_super_owners && !st; i++) {
-        size_t mi = jp_index(p, i);
+        size_t mi = mc_json_index(p, i);
         st = check_owner(p, &o->super_owners[i], i ? &o->super_owners[i - 1] : NULL);
-        jp_restore(p, mi);
+        mc_json_restore(p, mi);
     }
-    jp_restore(p, m);
-    m = jp_key(p, "owners");
+    mc_json_restore(p, m);
+    m = mc_json_key(p, "owners");
     for (size_t i = 0; i < o->n_owners && !st; i++) {
-        size_t mi = jp_index(p, i);
+        size_t mi = mc_json_index(p, i);
         st = check_owner(p, &o->owners[i].owner, i ? &o->owners[i - 1].owner : NULL);
         if (!st)
             st = check_json_u64(p, "weight", o->owners[i].weight, 1);
-        jp_restore(p, mi);
+        mc_json_restore(p, mi);
     }
-    jp_restore(p, m);
+    mc_json_restore(p, m);
     return st;
 }
 
-static mc_status check_ownership(jp *p, const mc_ownership *o) {
-    size_t m = jp_key(p, "ownership");
+static mc_status check_ownership(mc_json_path *p, const mc_ownership *o) {
+    size_t m = mc_json_key(p, "ownership");
     mc_status st = check_owner_lists(p, o);
     if (!st)
         st = check_timeout(p, &o->timeout);
-    jp_restore(p, m);
+    mc_json_restore(p, m);
     return st;
 }
 
-static mc_status check_chain(jp *p, const mc_genesis *g, size_t i) {
+static mc_status check_chain(mc_json_path *p, const mc_genesis *g, size_t i) {
     const mc_chain_description *d = &g->chains[i];
-    size_t m = jp_index(p, i);
+    size_t m = mc_json_index(p, i);
     mc_status st = MC_OK;
     if (d->origin != MC_ORIGIN_ROOT || d->root_index != i)
-        st = jp_fail(p, "must be the root chain with index %zu", i);
+        st = mc_json_fail(p, "must be the root chain with index %zu", i);
     else if (d->timestamp != g->timestamp || d->epoch != 0)
-        st = jp_fail(p, "must have the genesis timestamp and epoch 0");
+        st = mc_json_fail(p, "must have the genesis timestamp and epoch 0");
     else
         st = check_ownership(p, &d->ownership);
-    jp_restore(p, m);
+    mc_json_restore(p, m);
     return st;
 }
 
-static mc_status check_committee(jp *p, const mc_committee *c) {
-    size_t m = jp_key(p, "committee.validators");
-    mc_status st = c->n_validators ? MC_OK : jp_fail(p, "must not be empty");
+static mc_status check_committee(mc_json_path *p, const mc_committee *c) {
+    size_t m = mc_json_key(p, "committee.validators");
+    mc_status st = c->n_validators ? MC_OK : mc_json_fail(p, "must not be empty");
     for (size_t i = 0; i < c->n_validators && !st; i++) {
-        size_t mi = jp_index(p, i);
+        size_t mi = mc_json_index(p, i);
         st = check_json_u64(p, "votes", c->validators[i].votes, 1);
-        jp_restore(p, mi);
+        mc_json_restore(p, mi);
     }
-    jp_restore(p, m);
+    mc_json_restore(p, m);
     return st;
 }
 
 mc_status mc_genesis_check(const mc_genesis *g, mc_error *err) {
-    jp p = {.path = "", .len = 0, .err = err};
+    mc_json_path p = genesis_path(err);
     if (!g->network_name || !*g->network_name)
         return mc_error_set(err, MC_ERR_INVALID, "network_name: must not be empty");
-    if (g->timestamp > JSON_U64_MAX)
+    if (g->timestamp > MC_JSON_U64_MAX)
         return mc_error_set(err, MC_ERR_INVALID, "timestamp: must be at most %llu",
-                            (unsigned long long)JSON_U64_MAX);
+                            (unsigned long long)MC_JSON_U64_MAX);
     mc_status st = check_committee(&p, &g->committee);
     if (!st && g->n_chains == 0)
         st = mc_error_set(err, MC_ERR_INVALID, "chains: must not be empty");
-    size_t m = jp_key(&p, "chains");
+    size_t m = mc_json_key(&p, "chains");
     for (size_t i = 0; i < g->n_chains && !st; i++)
         st = check_chain(&p, g, i);
-    jp_restore(&p, m);
+    mc_json_restore(&p, m);
     return st;
 }
 
 /* ------------------------------------------------------------------------------------------
- * Writing JSON
+ * Writing JSON and files
  * ---------------------------------------------------------------------------------------- */
-
-static json_t *owner_to_json(const mc_owner *o) {
-    char hex[2 * MC_HASH_LEN + 1];
-    mc_hash_to_hex(&o->address, hex);
-    return json_string(hex);
-}
-
-static json_t *timeout_to_json(const mc_timeout_config *t) {
-    json_t *j = json_object();
-    json_object_set_new(j, "fast_round_ms",
-                        t->has_fast_round_duration
-                            ? json_integer((json_int_t)(t->fast_round_duration_us / US_PER_MS))
-                            : json_null());
-    json_object_set_new(j, "base_timeout_ms",
-                        json_integer((json_int_t)(t->base_timeout_us / US_PER_MS)));
-    json_object_set_new(j, "timeout_increment_ms",
-                        json_integer((json_int_t)(t->timeout_increment_us / US_PER_MS)));
-    return j;
-}
-
-static json_t *ownership_to_json(const mc_ownership *o) {
-    json_t *supers = json_array();
-    for (size_t i = 0; i < o->n_super_owners; i++)
-        json_array_append_new(supers, owner_to_json(&o->super_owners[i]));
-    json_t *owners = json_array();
-    for (size_t i = 0; i < o->n_owners; i++) {
-        json_t *ow = json_object();
-        json_object_set_new(ow, "owner", owner_to_json(&o->owners[i].owner));
-        json_object_set_new(ow, "weight", json_integer((json_int_t)o->owners[i].weight));
-        json_array_append_new(owners, ow);
-    }
-    json_t *j = json_object();
-    json_object_set_new(j, "super_owners", supers);
-    json_object_set_new(j, "owners", owners);
-    json_object_set_new(j, "multi_leader_rounds", json_integer(o->multi_leader_rounds));
-    json_object_set_new(j, "open_multi_leader_rounds", json_boolean(o->open_multi_leader_rounds));
-    json_object_set_new(j, "timeout", timeout_to_json(&o->timeout));
-    return j;
-}
-
-static json_t *committee_to_json(const mc_committee *c) {
-    json_t *validators = json_array();
-    for (size_t i = 0; i < c->n_validators; i++) {
-        const mc_validator_info *v = &c->validators[i];
-        char hex[2 * MC_PUBKEY_LEN + 1];
-        mc_pubkey_to_hex(&v->public_key, hex);
-        json_t *j = json_object();
-        json_object_set_new(j, "public_key", json_string(hex));
-        json_object_set_new(j, "network_address", json_string(v->network_address));
-        json_object_set_new(j, "votes", json_integer((json_int_t)v->votes));
-        json_array_append_new(validators, j);
-    }
-    json_t *j = json_object();
-    json_object_set_new(j, "validators", validators);
-    return j;
-}
 
 static json_t *chain_to_json(const mc_chain_description *d) {
     char balance[MC_AMOUNT_STR_MAX];
     mc_amount_format(d->balance, balance);
+    bool ok = true; /* mc_genesis_check made every integer representable */
     json_t *j = json_object();
     json_object_set_new(j, "index", json_integer(d->root_index));
     json_object_set_new(j, "balance", json_string(balance));
-    json_object_set_new(j, "ownership", ownership_to_json(&d->ownership));
+    json_object_set_new(j, "ownership",
+                        mc_json_ownership_to_json(&d->ownership, &OWNERSHIP_JSON, &ok));
     return j;
 }
 
-char *mc_genesis_to_json(const mc_genesis *g) {
-    if (mc_genesis_check(g, NULL) != MC_OK)
-        return NULL;
+/* The document of a checked genesis, in the order of the header's example. */
+static json_t *genesis_to_tree(const mc_genesis *g) {
     json_t *chains = json_array();
     for (size_t i = 0; i < g->n_chains; i++)
         json_array_append_new(chains, chain_to_json(&g->chains[i]));
     json_t *root = json_object();
     json_object_set_new(root, "network_name", json_string(g->network_name));
     json_object_set_new(root, "timestamp", json_integer((json_int_t)g->timestamp));
-    json_object_set_new(root, "committee", committee_to_json(&g->committee));
+    json_object_set_new(root, "committee", mc_json_committee_to_json(&g->committee));
     json_object_set_new(root, "chains", chains);
-    /* Insertion order (jansson's default): the file reads top-down like the header doc.
-     * json_dumpb into our own block, so the caller frees with plain free() whatever
+    return root;
+}
+
+char *mc_genesis_to_json(const mc_genesis *g) {
+    if (mc_genesis_check(g, NULL) != MC_OK)
+        return NULL;
+    json_t *root = genesis_to_tree(g);
+    /* json_dumpb into our own block, so the caller frees with plain free() whatever
      * allocator jansson was configured with. */
     size_t n = json_dumpb(root, NULL, 0, JSON_INDENT(2));
     char *text = mc_malloc(n + 1);
@@ -698,43 +300,20 @@ char *mc_genesis_to_json(const mc_genesis *g) {
     return text;
 }
 
-/* ------------------------------------------------------------------------------------------
- * Files
- * ---------------------------------------------------------------------------------------- */
-
-static mc_status read_file(const char *path, mc_buf *out, mc_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return mc_error_set(err, MC_ERR_IO, "cannot read genesis file '%s': %s", path,
-                            strerror(errno));
-    mc_status st = MC_OK;
-    for (;;) {
-        mc_buf_reserve(out, 64 * 1024);
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            st = mc_error_set(err, MC_ERR_IO, "cannot read genesis file '%s': %s", path,
-                              strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        out->len += (size_t)n;
-        if (out->len > MAX_GENESIS_FILE) {
-            st = mc_error_set(err, MC_ERR_IO, "cannot read genesis file '%s': larger than %u bytes",
-                              path, MAX_GENESIS_FILE);
-            break;
-        }
-    }
-    close(fd);
-    return st;
+/* genesis.h promises MC_ERR_IO for every unreadable file, a missing one included. */
+static mc_status read_genesis_file(const char *path, mc_buf *text, mc_error *err) {
+    mc_status st = mc_file_read("genesis file", path, MC_FILE_ANY, MAX_GENESIS_FILE, text, err);
+    if (st != MC_ERR_NOT_FOUND)
+        return st;
+    if (err)
+        err->code = MC_ERR_IO;
+    return MC_ERR_IO;
 }
 
 mc_status mc_genesis_load(const char *path, mc_genesis *out, mc_error *err) {
     memset(out, 0, sizeof *out);
     mc_buf text = {0};
-    mc_status st = read_file(path, &text, err);
+    mc_status st = read_genesis_file(path, &text, err);
     mc_error inner = {0};
     if (!st)
         st = genesis_parse((const char *)text.data, text.len, out, &inner);
@@ -744,79 +323,14 @@ mc_status mc_genesis_load(const char *path, mc_genesis *out, mc_error *err) {
     return st;
 }
 
-static mc_status write_all(int fd, const char *data, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return MC_ERR_IO;
-        data += n;
-        len -= (size_t)n;
-    }
-    return MC_OK;
-}
-
-/* Makes the rename itself durable. Some filesystems cannot fsync a directory (EINVAL). */
-static mc_status sync_parent_dir(const char *path) {
-    char *copy = mc_strdup(path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return MC_ERR_IO;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc == 0 || errno == EINVAL ? MC_OK : MC_ERR_IO;
-}
-
-/* Fills and syncs the temporary file; returns the failing step, or NULL (errno is kept). */
-static const char *fill_tmp(int fd, const char *text) {
-    if (fchmod(fd, 0644) != 0) /* mkstemp creates 0600; the genesis is public */
-        return "chmod";
-    if (write_all(fd, text, strlen(text)) != MC_OK || write_all(fd, "\n", 1) != MC_OK)
-        return "write";
-    return fsync(fd) == 0 ? NULL : "fsync";
-}
-
-/* Writes text + newline into a fresh temporary file next to path, then renames it over
- * path: readers see either the old file or the complete new one, never a torn write. */
-static mc_status write_atomically(const char *path, const char *text, mc_error *err) {
-    size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
-    char *tmp = mc_malloc(n);
-    snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    const char *step = fd < 0 ? "create temporary file" : fill_tmp(fd, text);
-    int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && !step) {
-        step = "close";
-        saved = errno;
-    }
-    if (!step && rename(tmp, path) != 0) {
-        step = "rename";
-        saved = errno;
-    }
-    if (step && fd >= 0)
-        unlink(tmp);
-    if (!step && sync_parent_dir(path) != MC_OK) {
-        step = "fsync directory";
-        saved = errno;
-    }
-    free(tmp);
-    if (!step)
-        return MC_OK;
-    return mc_error_set(err, MC_ERR_IO, "cannot write genesis file '%s' (%s): %s", path, step,
-                        strerror(saved));
-}
-
+/* Written atomically, mode 0644: the genesis is public. */
 mc_status mc_genesis_save(const char *path, const mc_genesis *g, mc_error *err) {
     mc_error inner = {0};
     if (mc_genesis_check(g, &inner) != MC_OK)
         return mc_error_set(err, MC_ERR_INVALID, "cannot write genesis: %s", inner.message);
-    char *text = mc_genesis_to_json(g);
-    mc_status st = write_atomically(path, text, err);
-    free(text);
+    json_t *root = genesis_to_tree(g);
+    mc_status st = mc_json_save_file("genesis file", path, root, 0644, err);
+    json_decref(root);
     return st;
 }
 

@@ -1,5 +1,4 @@
-/* server_config.c - validator options (TOML), server.json, committee.json, and the file and
- * JSON helpers the config module shares.
+/* server_config.c - validator options (TOML), server.json and committee.json.
  *
  * server.json holds the validator's secret key, so it is handled like an SSH key: created
  * with mode 0600 from the start (never written world-readable and chmod'ed afterwards),
@@ -9,437 +8,19 @@
  * every other module's JSON objects, so that residue is accepted. */
 #include "config/server_config.h"
 
+#include "base/file.h"
 #include "base/hex.h"
 #include "config/toml.h"
+#include "core/json.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define JSON_INT_MAX ((uint64_t)INT64_MAX)
 /* Config files are small; anything larger is a mistake (or /dev/zero). */
 #define MAX_CONFIG_FILE (64u << 20)
 #define MAX_PORT 65535
-
-/* ------------------------------------------------------------------------------------------
- * JSON paths
- * ---------------------------------------------------------------------------------------- */
-
-static size_t jpath_push(mc_config_jpath *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static size_t jpath_push(mc_config_jpath *p, const char *fmt, ...) {
-    size_t mark = p->len;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->path + p->len, sizeof p->path - p->len, fmt, ap);
-    va_end(ap);
-    p->len = strlen(p->path);
-    return mark;
-}
-
-size_t mc_config_jpath_key(mc_config_jpath *p, const char *key) {
-    return jpath_push(p, "%s%s", p->len ? "." : "", key);
-}
-
-size_t mc_config_jpath_index(mc_config_jpath *p, size_t i) {
-    return jpath_push(p, "[%zu]", i);
-}
-
-void mc_config_jpath_restore(mc_config_jpath *p, size_t mark) {
-    p->len = mark;
-    p->path[mark] = '\0';
-}
-
-mc_status mc_config_jpath_fail(mc_config_jpath *p, const char *fmt, ...) {
-    char msg[MC_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return mc_error_set(p->err, MC_ERR_INVALID, "%s: %s", p->len ? p->path : "top level", msg);
-}
-
-/* ------------------------------------------------------------------------------------------
- * JSON fields. Each reader pushes the key, checks the value and restores the path.
- * ---------------------------------------------------------------------------------------- */
-
-/* obj[key] of the given jansson type; *out untouched on failure. */
-static mc_status json_typed(mc_config_jpath *p, const json_t *obj, const char *key, json_type type,
-                            const char *what, const json_t **out) {
-    const json_t *v = json_object_get(obj, key);
-    size_t m = mc_config_jpath_key(p, key);
-    mc_status st = MC_OK;
-    if (!v)
-        st = mc_config_jpath_fail(p, "missing required key");
-    else if (json_typeof(v) != type)
-        st = mc_config_jpath_fail(p, "must be %s", what);
-    mc_config_jpath_restore(p, m);
-    if (!st)
-        *out = v;
-    return st;
-}
-
-mc_status mc_config_json_object(mc_config_jpath *p, const json_t *obj, const char *key,
-                                const json_t **out) {
-    return json_typed(p, obj, key, JSON_OBJECT, "an object", out);
-}
-
-mc_status mc_config_json_array(mc_config_jpath *p, const json_t *obj, const char *key,
-                               const json_t **out) {
-    return json_typed(p, obj, key, JSON_ARRAY, "an array", out);
-}
-
-mc_status mc_config_json_string(mc_config_jpath *p, const json_t *obj, const char *key,
-                                const char **out) {
-    const json_t *v = NULL;
-    mc_status st = json_typed(p, obj, key, JSON_STRING, "a string", &v);
-    if (st)
-        return st;
-    /* A NUL inside would make C code see a shorter string than the file says. */
-    if (strlen(json_string_value(v)) != json_string_length(v)) {
-        size_t m = mc_config_jpath_key(p, key);
-        st = mc_config_jpath_fail(p, "must not contain NUL characters");
-        mc_config_jpath_restore(p, m);
-        return st;
-    }
-    *out = json_string_value(v);
-    return MC_OK;
-}
-
-mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *key, uint64_t min,
-                             uint64_t max, uint64_t *out) {
-    const json_t *v = json_object_get(obj, key);
-    size_t m = mc_config_jpath_key(p, key);
-    json_int_t x = v && json_is_integer(v) ? json_integer_value(v) : -1;
-    mc_status st = MC_OK;
-    if (!v)
-        st = mc_config_jpath_fail(p, "missing required key");
-    else if (x < 0 || (uint64_t)x < min || (uint64_t)x > max)
-        st = mc_config_jpath_fail(p, "must be an integer between %llu and %llu",
-                                  (unsigned long long)min, (unsigned long long)max);
-    else
-        *out = (uint64_t)x;
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-mc_status mc_config_json_bool(mc_config_jpath *p, const json_t *obj, const char *key, bool *out) {
-    const json_t *v = json_object_get(obj, key);
-    size_t m = mc_config_jpath_key(p, key);
-    mc_status st = MC_OK;
-    if (!v)
-        st = mc_config_jpath_fail(p, "missing required key");
-    else if (!json_is_boolean(v))
-        st = mc_config_jpath_fail(p, "must be true or false");
-    else
-        *out = json_is_true(v);
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-mc_status mc_config_json_hex32(mc_config_jpath *p, const json_t *obj, const char *key,
-                               uint8_t out[32]) {
-    const char *s = NULL;
-    mc_status st = mc_config_json_string(p, obj, key, &s);
-    if (st)
-        return st;
-    size_t m = mc_config_jpath_key(p, key);
-    if (strlen(s) != 64)
-        st = mc_config_jpath_fail(p, "expected 64 hex digits, got %zu characters", strlen(s));
-    else if (!mc_hex_decode(s, out, 32))
-        st = mc_config_jpath_fail(p, "expected 64 hex digits, found another character");
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-json_t *mc_config_json_u64_value(uint64_t v) {
-    return v > JSON_INT_MAX ? NULL : json_integer((json_int_t)v);
-}
-
-void mc_config_json_wipe_string(json_t *s) {
-    /* jansson hands out a const view of its own heap copy; overwriting it is the only way
-     * to keep a secret from lingering after json_decref. */
-    if (s && json_is_string(s))
-        sodium_memzero((char *)json_string_value(s), json_string_length(s));
-}
-
-/* ------------------------------------------------------------------------------------------
- * Committee JSON
- * ---------------------------------------------------------------------------------------- */
-
-static mc_status parse_validator(mc_config_jpath *p, const json_t *v, mc_committee *c) {
-    mc_pubkey pk = {0};
-    const char *address = NULL;
-    uint64_t votes = 0;
-    mc_status st = json_is_object(v) ? MC_OK : mc_config_jpath_fail(p, "must be an object");
-    if (!st)
-        st = mc_config_json_hex32(p, v, "public_key", pk.b);
-    if (!st && mc_committee_weight(c, &pk) > 0) {
-        size_t m = mc_config_jpath_key(p, "public_key");
-        st = mc_config_jpath_fail(p, "duplicate validator");
-        mc_config_jpath_restore(p, m);
-    }
-    if (!st)
-        st = mc_config_json_string(p, v, "network_address", &address);
-    if (!st)
-        st = mc_config_json_u64(p, v, "votes", 1, JSON_INT_MAX, &votes);
-    mc_error inner = {0};
-    if (!st && mc_committee_add(c, &pk, address, votes, &inner) != MC_OK)
-        st = mc_config_jpath_fail(p, "%s", inner.message); /* long address, full, overflow */
-    return st;
-}
-
-/* {"validators": [...]} at the current path. */
-static mc_status parse_committee(mc_config_jpath *p, const json_t *v, mc_committee *out) {
-    memset(out, 0, sizeof *out);
-    const json_t *list = NULL;
-    mc_status st = json_is_object(v) ? MC_OK : mc_config_jpath_fail(p, "must be an object");
-    if (!st)
-        st = mc_config_json_array(p, v, "validators", &list);
-    size_t m = mc_config_jpath_key(p, "validators");
-    if (!st && json_array_size(list) == 0)
-        st = mc_config_jpath_fail(p, "must not be empty");
-    for (size_t i = 0; !st && i < json_array_size(list); i++) {
-        size_t mi = mc_config_jpath_index(p, i);
-        st = parse_validator(p, json_array_get(list, i), out);
-        mc_config_jpath_restore(p, mi);
-    }
-    mc_config_jpath_restore(p, m);
-    if (st)
-        mc_committee_free(out);
-    return st;
-}
-
-mc_status mc_config_json_committee(mc_config_jpath *p, const json_t *obj, const char *key,
-                                   mc_committee *out) {
-    memset(out, 0, sizeof *out);
-    const json_t *v = NULL;
-    mc_status st = mc_config_json_object(p, obj, key, &v);
-    if (st)
-        return st;
-    size_t m = mc_config_jpath_key(p, key);
-    st = parse_committee(p, v, out);
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-json_t *mc_config_committee_to_json(const mc_committee *c) {
-    json_t *validators = json_array();
-    for (size_t i = 0; i < c->n_validators; i++) {
-        const mc_validator_info *v = &c->validators[i];
-        json_t *votes = mc_config_json_u64_value(v->votes);
-        if (!votes) {
-            json_decref(validators);
-            return NULL;
-        }
-        char hex[2 * MC_PUBKEY_LEN + 1];
-        mc_pubkey_to_hex(&v->public_key, hex);
-        json_t *j = json_object();
-        json_object_set_new(j, "public_key", json_string(hex));
-        json_object_set_new(j, "network_address", json_string(v->network_address));
-        json_object_set_new(j, "votes", votes);
-        json_array_append_new(validators, j);
-    }
-    json_t *j = json_object();
-    json_object_set_new(j, "validators", validators);
-    return j;
-}
-
-/* ------------------------------------------------------------------------------------------
- * Files
- * ---------------------------------------------------------------------------------------- */
-
-static mc_status read_error(const char *what, const char *path, int e, mc_error *err) {
-    return mc_error_set(err, e == ENOENT ? MC_ERR_NOT_FOUND : MC_ERR_IO, "cannot read %s '%s': %s",
-                        what, path, strerror(e));
-}
-
-/* A secret readable (or replaceable) by someone else is no longer a secret: refuse it, and
- * say how to fix it. */
-static mc_status check_private_mode(const char *what, const char *path, mode_t mode,
-                                    mc_error *err) {
-    mode_t open_bits = mode & 077;
-    if (!open_bits)
-        return MC_OK;
-    const char *how = open_bits & 044 ? "readable" : open_bits & 022 ? "writable" : "accessible";
-    return mc_error_set(err, MC_ERR_INVALID,
-                        "%s '%s' is %s by other users (mode %04o); run chmod 600 '%s'", what, path,
-                        how, (unsigned)(mode & 07777), path);
-}
-
-/* One allocation sized from fstat: growing the buffer would leave copies of a secret in
- * freed memory. A file that grows meanwhile is an error rather than a silent truncation. */
-static mc_status read_fd(int fd, size_t size, const char *what, const char *path, mc_buf *out,
-                         mc_error *err) {
-    mc_buf_reserve(out, size + 1);
-    for (;;) {
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return read_error(what, path, errno, err);
-        if (n == 0)
-            return MC_OK;
-        out->len += (size_t)n;
-        if (out->len == out->cap)
-            return mc_error_set(err, MC_ERR_IO, "cannot read %s '%s': it changed while being read",
-                                what, path);
-    }
-}
-
-mc_status mc_config_read_file(const char *what, const char *path, bool private_file, mc_buf *out,
-                              mc_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return read_error(what, path, errno, err);
-    struct stat sb;
-    mc_status st = MC_OK;
-    if (fstat(fd, &sb) != 0) /* fstat, not stat: the mode checked is the file read */
-        st = read_error(what, path, errno, err);
-    else if (!S_ISREG(sb.st_mode))
-        st = mc_error_set(err, MC_ERR_IO, "cannot read %s '%s': not a regular file", what, path);
-    else if (private_file)
-        st = check_private_mode(what, path, sb.st_mode, err);
-    if (!st && (uint64_t)sb.st_size > MAX_CONFIG_FILE)
-        st = mc_error_set(err, MC_ERR_IO, "cannot read %s '%s': larger than %u bytes", what, path,
-                          MAX_CONFIG_FILE);
-    if (!st)
-        st = read_fd(fd, (size_t)sb.st_size, what, path, out, err);
-    close(fd);
-    return st;
-}
-
-static bool write_all(int fd, const char *data, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return false;
-        data += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-/* Makes the rename durable. Some filesystems cannot fsync a directory (EINVAL). */
-static bool sync_parent_dir(const char *path) {
-    char *copy = mc_strdup(path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return false;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc == 0 || errno == EINVAL;
-}
-
-/* Creates a fresh temporary file next to path with mode 0600 from the first instant
- * (O_EXCL: never an existing file or a planted symlink). *tmp is set even on failure. */
-static int create_temp(const char *path, char **tmp) {
-    mc_crypto_init(); /* randombytes */
-    size_t n = strlen(path) + sizeof ".tmp-01234567";
-    *tmp = mc_malloc(n);
-    for (int attempt = 0; attempt < 16; attempt++) {
-        snprintf(*tmp, n, "%s.tmp-%08x", path, (unsigned)randombytes_random());
-        int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
-    }
-    return -1;
-}
-
-/* Fills and syncs the temporary file; returns the failing step or NULL (errno kept).
- * fchmod sets the exact mode whatever the umask. */
-static const char *fill_temp(int fd, const char *text, size_t len, unsigned mode) {
-    if (fchmod(fd, (mode_t)mode) != 0)
-        return "chmod";
-    if (!write_all(fd, text, len))
-        return "write";
-    return fsync(fd) == 0 ? NULL : "fsync";
-}
-
-mc_status mc_config_write_file(const char *what, const char *path, const char *text, size_t len,
-                               unsigned mode, mc_error *err) {
-    char *tmp = NULL;
-    int fd = create_temp(path, &tmp);
-    const char *step = fd < 0 ? "create temporary file" : fill_temp(fd, text, len, mode);
-    int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && !step) {
-        step = "close";
-        saved = errno;
-    }
-    if (!step && rename(tmp, path) != 0) {
-        step = "rename";
-        saved = errno;
-    }
-    if (step && fd >= 0)
-        unlink(tmp);
-    if (!step && !sync_parent_dir(path)) {
-        step = "fsync directory";
-        saved = errno;
-    }
-    free(tmp);
-    if (!step)
-        return MC_OK;
-    return mc_error_set(err, MC_ERR_IO, "cannot write %s '%s' (%s): %s", what, path, step,
-                        strerror(saved));
-}
-
-/* jansson's messages end with "near '<text>'", which could quote a secret. */
-static void strip_quoted_text(char *msg) {
-    char *near = strstr(msg, " near ");
-    if (near)
-        *near = '\0';
-}
-
-mc_status mc_config_json_load(const char *what, const char *path, bool private_file, json_t **out,
-                              mc_error *err) {
-    *out = NULL;
-    mc_buf text = {0};
-    mc_status st = mc_config_read_file(what, path, private_file, &text, err);
-    if (!st) {
-        json_error_t je;
-        *out = json_loadb((const char *)text.data, text.len, JSON_REJECT_DUPLICATES, &je);
-        if (!*out) {
-            strip_quoted_text(je.text);
-            st =
-                mc_error_set(err, MC_ERR_DECODE, "%s '%s': not valid JSON: %s (line %d, column %d)",
-                             what, path, je.text, je.line, je.column);
-        } else if (!json_is_object(*out)) {
-            json_decref(*out);
-            *out = NULL;
-            st = mc_error_set(err, MC_ERR_DECODE, "%s '%s': expected a JSON object", what, path);
-        }
-    }
-    if (text.data)
-        sodium_memzero(text.data, text.cap);
-    mc_buf_free(&text);
-    return st;
-}
-
-mc_status mc_config_json_save(const char *what, const char *path, const json_t *root, unsigned mode,
-                              mc_error *err) {
-    /* json_dumpb into our own block so that it can be wiped before it is freed. */
-    size_t n = json_dumpb(root, NULL, 0, JSON_INDENT(2));
-    char *text = mc_malloc(n + 1);
-    json_dumpb(root, text, n, JSON_INDENT(2));
-    text[n] = '\n';
-    mc_status st = mc_config_write_file(what, path, text, n + 1, mode, err);
-    sodium_memzero(text, n + 1);
-    free(text);
-    return st;
-}
 
 /* ------------------------------------------------------------------------------------------
  * Hosts, ports and addresses
@@ -755,7 +336,8 @@ mc_status mc_validator_options_parse(const char *text, size_t len, mc_validator_
 mc_status mc_validator_options_load(const char *path, mc_validator_options *out, mc_error *err) {
     memset(out, 0, sizeof *out);
     mc_buf text = {0};
-    mc_status st = mc_config_read_file("validator options", path, false, &text, err);
+    mc_status st =
+        mc_file_read("validator options", path, MC_FILE_REGULAR, MAX_CONFIG_FILE, &text, err);
     mc_error inner = {0};
     if (!st)
         st = mc_validator_options_parse((const char *)text.data, text.len, out, &inner);
@@ -891,13 +473,18 @@ static json_t *server_to_json(const mc_server_config *c) {
     return root;
 }
 
+/* Overwrites the secret of a server.json document before it is released. */
+static void wipe_server_json(json_t *root) {
+    mc_json_wipe_string(json_object_get(root, "validator_secret"));
+}
+
 static mc_status check_writable(const mc_server_config *c, mc_error *err) {
     const char *why = host_problem(c->network.host);
     if (why)
         return mc_error_set(err, MC_ERR_INVALID, "validator.network.host: %s", why);
-    if (c->votes == 0 || c->votes > JSON_INT_MAX)
+    if (c->votes == 0 || c->votes > MC_JSON_U64_MAX)
         return mc_error_set(err, MC_ERR_INVALID, "validator.votes: must be between 1 and %llu",
-                            (unsigned long long)JSON_INT_MAX);
+                            (unsigned long long)MC_JSON_U64_MAX);
     if (c->internal.n_shards == 0 || c->internal.n_proxies == 0)
         return mc_error_set(err, MC_ERR_INVALID, "internal_network: needs a shard and a proxy");
     return MC_OK;
@@ -909,8 +496,8 @@ mc_status mc_server_config_save(const char *path, const mc_server_config *c, mc_
         return mc_error_set(err, MC_ERR_INVALID, "cannot write server config '%s': %s", path,
                             inner.message);
     json_t *root = server_to_json(c);
-    mc_status st = mc_config_json_save("server config", path, root, 0600, err);
-    mc_config_json_wipe_string(json_object_get(root, "validator_secret"));
+    mc_status st = mc_json_save_file("server config", path, root, 0600, err);
+    wipe_server_json(root);
     json_decref(root);
     return st;
 }
@@ -919,40 +506,34 @@ mc_status mc_server_config_save(const char *path, const mc_server_config *c, mc_
  * server.json: reading
  * ---------------------------------------------------------------------------------------- */
 
-static mc_status json_host(mc_config_jpath *p, const json_t *obj, char out[MC_HOST_MAX + 1]) {
+static mc_status json_host(mc_json_path *p, const json_t *obj, char out[MC_HOST_MAX + 1]) {
     const char *s = NULL;
-    mc_status st = mc_config_json_string(p, obj, "host", &s);
+    mc_status st = mc_json_get_string(p, obj, "host", &s);
     const char *why = st ? NULL : host_problem(s);
-    if (why) {
-        size_t m = mc_config_jpath_key(p, "host");
-        st = mc_config_jpath_fail(p, "%s", why);
-        mc_config_jpath_restore(p, m);
-    }
+    if (why)
+        st = mc_json_fail_at(p, "host", "%s", why);
     if (!st)
         strcpy(out, s);
     return st;
 }
 
 /* A port 1..65535; an absent optional one takes `fallback` (0 = required). */
-static mc_status json_port(mc_config_jpath *p, const json_t *obj, const char *key,
-                           uint16_t fallback, uint16_t *out) {
+static mc_status json_port(mc_json_path *p, const json_t *obj, const char *key, uint16_t fallback,
+                           uint16_t *out) {
     uint64_t v = fallback;
     mc_status st = fallback && !json_object_get(obj, key)
                        ? MC_OK
-                       : mc_config_json_u64(p, obj, key, 1, MAX_PORT, &v);
+                       : mc_json_get_u64(p, obj, key, 1, MAX_PORT, &v);
     if (!st)
         *out = (uint16_t)v;
     return st;
 }
 
-static mc_status json_network(mc_config_jpath *p, const json_t *obj, mc_validator_network *n) {
+static mc_status json_network(mc_json_path *p, const json_t *obj, mc_validator_network *n) {
     const char *proto = NULL;
-    mc_status st = mc_config_json_string(p, obj, "protocol", &proto);
-    if (!st && strcmp(proto, "grpc") != 0 && strcmp(proto, "grpcs") != 0) {
-        size_t m = mc_config_jpath_key(p, "protocol");
-        st = mc_config_jpath_fail(p, "must be \"grpc\" or \"grpcs\"");
-        mc_config_jpath_restore(p, m);
-    }
+    mc_status st = mc_json_get_string(p, obj, "protocol", &proto);
+    if (!st && strcmp(proto, "grpc") != 0 && strcmp(proto, "grpcs") != 0)
+        st = mc_json_fail_at(p, "protocol", "must be \"grpc\" or \"grpcs\"");
     if (!st) {
         n->protocol = strcmp(proto, "grpcs") == 0 ? MC_PROTOCOL_GRPCS : MC_PROTOCOL_GRPC;
         st = json_host(p, obj, n->host);
@@ -960,7 +541,7 @@ static mc_status json_network(mc_config_jpath *p, const json_t *obj, mc_validato
     return st ? st : json_port(p, obj, "port", 0, &n->port);
 }
 
-static mc_status json_shard(mc_config_jpath *p, const json_t *v, void *elem) {
+static mc_status json_shard(mc_json_path *p, const json_t *v, void *elem) {
     mc_shard_entry *x = elem;
     mc_status st = json_host(p, v, x->host);
     if (!st)
@@ -968,7 +549,7 @@ static mc_status json_shard(mc_config_jpath *p, const json_t *v, void *elem) {
     return st ? st : json_port(p, v, "metrics_port", MC_DEFAULT_METRICS_PORT, &x->metrics_port);
 }
 
-static mc_status json_proxy(mc_config_jpath *p, const json_t *v, void *elem) {
+static mc_status json_proxy(mc_json_path *p, const json_t *v, void *elem) {
     mc_proxy_entry *x = elem;
     mc_status st = json_host(p, v, x->host);
     if (!st)
@@ -978,48 +559,44 @@ static mc_status json_proxy(mc_config_jpath *p, const json_t *v, void *elem) {
     return st ? st : json_port(p, v, "metrics_port", MC_DEFAULT_METRICS_PORT, &x->metrics_port);
 }
 
-static mc_status json_exporter(mc_config_jpath *p, const json_t *v, void *elem) {
+static mc_status json_exporter(mc_json_path *p, const json_t *v, void *elem) {
     mc_exporter_entry *x = elem;
     mc_status st = json_host(p, v, x->host);
     return st ? st : json_port(p, v, "port", 0, &x->port);
 }
 
-typedef mc_status (*json_elem_fn)(mc_config_jpath *p, const json_t *v, void *elem);
+typedef mc_status (*json_elem_fn)(mc_json_path *p, const json_t *v, void *elem);
 
 /* obj[key], an array of objects, into a new array of elem_size elements (*out, *n). */
-static mc_status json_list(mc_config_jpath *p, const json_t *obj, const char *key, bool required,
+static mc_status json_list(mc_json_path *p, const json_t *obj, const char *key, bool required,
                            size_t elem_size, json_elem_fn fn, void **out, size_t *n) {
     const json_t *a = NULL;
     if (!required && !json_object_get(obj, key))
         return MC_OK;
-    mc_status st = mc_config_json_array(p, obj, key, &a);
+    mc_status st = mc_json_get_array(p, obj, key, !required, &a);
     if (st)
         return st;
-    size_t m = mc_config_jpath_key(p, key);
-    if (required && json_array_size(a) == 0)
-        st = mc_config_jpath_fail(p, "must not be empty");
+    size_t m = mc_json_key(p, key);
     *out = mc_calloc(json_array_size(a) + 1, elem_size);
     for (size_t i = 0; i < json_array_size(a) && !st; i++) {
-        size_t mi = mc_config_jpath_index(p, i);
+        size_t mi = mc_json_index(p, i);
         const json_t *v = json_array_get(a, i);
         st = json_is_object(v) ? fn(p, v, (char *)*out + i * elem_size)
-                               : mc_config_jpath_fail(p, "must be an object");
+                               : mc_json_fail(p, "must be an object");
         *n = i + 1;
-        mc_config_jpath_restore(p, mi);
+        mc_json_restore(p, mi);
     }
-    mc_config_jpath_restore(p, m);
+    mc_json_restore(p, m);
     return st;
 }
 
-static mc_status json_internal(mc_config_jpath *p, const json_t *obj, mc_internal_network *in) {
+static mc_status json_internal(mc_json_path *p, const json_t *obj, mc_internal_network *in) {
     const char *proto = NULL;
-    mc_status st = mc_config_json_string(p, obj, "protocol", &proto);
-    if (!st && strcmp(proto, "grpc") != 0) {
-        size_t m = mc_config_jpath_key(p, "protocol");
-        st = mc_config_jpath_fail(p, "must be \"grpc\" (TLS between proxies and shards is not "
-                                     "supported)");
-        mc_config_jpath_restore(p, m);
-    }
+    mc_status st = mc_json_get_string(p, obj, "protocol", &proto);
+    if (!st && strcmp(proto, "grpc") != 0)
+        st = mc_json_fail_at(p, "protocol",
+                             "must be \"grpc\" (TLS between proxies and shards is not "
+                             "supported)");
     if (!st)
         st = json_list(p, obj, "shards", true, sizeof *in->shards, json_shard, (void **)&in->shards,
                        &in->n_shards);
@@ -1033,73 +610,62 @@ static mc_status json_internal(mc_config_jpath *p, const json_t *obj, mc_interna
 }
 
 /* validator_secret -> key, checked against validator.public_key. */
-static mc_status json_key(mc_config_jpath *p, const json_t *root, const mc_pubkey *pk,
+static mc_status json_key(mc_json_path *p, const json_t *root, const mc_pubkey *pk,
                           mc_keypair *key) {
     uint8_t seed[MC_SEED_LEN];
-    mc_status st = mc_config_json_hex32(p, root, "validator_secret", seed);
+    mc_status st = mc_json_get_hex32(p, root, "validator_secret", seed);
     if (!st)
         mc_keypair_from_seed(key, seed);
     sodium_memzero(seed, sizeof seed);
-    if (!st && !mc_pubkey_equal(&key->pub, pk)) {
-        size_t m = mc_config_jpath_key(p, "validator.public_key");
-        st = mc_config_jpath_fail(p, "does not belong to validator_secret");
-        mc_config_jpath_restore(p, m);
-    }
+    if (!st && !mc_pubkey_equal(&key->pub, pk))
+        st = mc_json_fail_at(p, "validator.public_key", "does not belong to validator_secret");
     return st;
 }
 
-static mc_status json_validator(mc_config_jpath *p, const json_t *root, mc_server_config *c,
+static mc_status json_validator(mc_json_path *p, const json_t *root, mc_server_config *c,
                                 mc_pubkey *pk) {
     const json_t *v = NULL, *net = NULL;
-    mc_status st = mc_config_json_object(p, root, "validator", &v);
+    mc_status st = mc_json_get_object(p, root, "validator", &v);
     if (st)
         return st;
-    size_t m = mc_config_jpath_key(p, "validator");
-    st = mc_config_json_hex32(p, v, "public_key", pk->b);
+    size_t m = mc_json_key(p, "validator");
+    st = mc_json_get_hex32(p, v, "public_key", pk->b);
     if (!st)
-        st = mc_config_json_object(p, v, "network", &net);
+        st = mc_json_get_object(p, v, "network", &net);
     if (!st) {
-        size_t mn = mc_config_jpath_key(p, "network");
+        size_t mn = mc_json_key(p, "network");
         st = json_network(p, net, &c->network);
-        mc_config_jpath_restore(p, mn);
+        mc_json_restore(p, mn);
     }
     if (!st)
-        st = mc_config_json_u64(p, v, "votes", 1, JSON_INT_MAX, &c->votes);
-    mc_config_jpath_restore(p, m);
+        st = mc_json_get_u64(p, v, "votes", 1, MC_JSON_U64_MAX, &c->votes);
+    mc_json_restore(p, m);
     return st;
 }
 
-static mc_status json_server(mc_config_jpath *p, const json_t *root, mc_server_config *c) {
+static mc_status json_server(mc_json_path *p, const json_t *root, void *out) {
+    mc_server_config *c = out;
     mc_pubkey pk = {0};
     const json_t *in = NULL;
     mc_status st = json_validator(p, root, c, &pk);
     if (!st)
         st = json_key(p, root, &pk, &c->key);
     if (!st)
-        st = mc_config_json_object(p, root, "internal_network", &in);
+        st = mc_json_get_object(p, root, "internal_network", &in);
     if (!st) {
-        size_t m = mc_config_jpath_key(p, "internal_network");
+        size_t m = mc_json_key(p, "internal_network");
         st = json_internal(p, in, &c->internal);
-        mc_config_jpath_restore(p, m);
+        mc_json_restore(p, m);
     }
     return st;
 }
 
 mc_status mc_server_config_load(const char *path, mc_server_config *out, mc_error *err) {
     memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    mc_status st = mc_config_json_load("server config", path, true, &root, err);
+    mc_status st = mc_json_read_file("server config", path, MC_FILE_PRIVATE, json_server, out,
+                                     wipe_server_json, err);
     if (st)
-        return st;
-    mc_error inner = {0};
-    mc_config_jpath p = {.err = &inner};
-    st = json_server(&p, root, out);
-    mc_config_json_wipe_string(json_object_get(root, "validator_secret"));
-    json_decref(root);
-    if (st) {
-        mc_error_set(err, st, "server config '%s': %s", path, inner.message);
         mc_server_config_free(out);
-    }
     return st;
 }
 
@@ -1124,28 +690,19 @@ mc_status mc_server_config_build_committee(const mc_server_config *configs, size
 }
 
 mc_status mc_server_config_save_committee(const char *path, const mc_committee *c, mc_error *err) {
-    json_t *root = c->n_validators ? mc_config_committee_to_json(c) : NULL;
+    json_t *root = c->n_validators ? mc_json_committee_to_json(c) : NULL;
     if (!root)
         return mc_error_set(err, MC_ERR_INVALID,
                             "cannot write committee file '%s': the committee is empty or has "
                             "more than %llu votes for one validator",
-                            path, (unsigned long long)JSON_INT_MAX);
-    mc_status st = mc_config_json_save("committee file", path, root, 0644, err);
+                            path, (unsigned long long)MC_JSON_U64_MAX);
+    mc_status st = mc_json_save_file("committee file", path, root, 0644, err);
     json_decref(root);
     return st;
 }
 
 mc_status mc_server_config_load_committee(const char *path, mc_committee *out, mc_error *err) {
     memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    mc_status st = mc_config_json_load("committee file", path, false, &root, err);
-    if (st)
-        return st;
-    mc_error inner = {0};
-    mc_config_jpath p = {.err = &inner};
-    st = parse_committee(&p, root, out);
-    json_decref(root);
-    if (st)
-        mc_error_set(err, st, "committee file '%s': %s", path, inner.message);
-    return st;
+    return mc_json_read_file("committee file", path, MC_FILE_REGULAR, mc_json_committee, out, NULL,
+                             err);
 }

@@ -42,11 +42,9 @@
 #ifndef MC_CONFIG_SERVER_CONFIG_H
 #define MC_CONFIG_SERVER_CONFIG_H
 
-#include "base/buf.h"
 #include "base/status.h"
 #include "core/types.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -179,63 +177,5 @@ mc_status mc_server_config_build_committee(const mc_server_config *configs, size
 mc_status mc_server_config_save_committee(const char *path, const mc_committee *c, mc_error *err);
 /* Errors name the JSON path: "committee file 'c.json': validators[1].votes: ...". */
 mc_status mc_server_config_load_committee(const char *path, mc_committee *out, mc_error *err);
-
-/* ---- Helpers shared by the config files (wallet.c uses them too) -------------------------- */
-
-/* Reads a whole file (at most 64 MiB) into out (caller frees; wipe first if it is secret).
- * `what` names the file in messages ("server config"). With private_file, refuses a file
- * that group or others may access (see mc_server_config_load). ENOENT is MC_ERR_NOT_FOUND. */
-mc_status mc_config_read_file(const char *what, const char *path, bool private_file, mc_buf *out,
-                              mc_error *err);
-/* Replaces path atomically with text; the file gets exactly `mode`. */
-mc_status mc_config_write_file(const char *what, const char *path, const char *text, size_t len,
-                               unsigned mode, mc_error *err);
-/* Reads and parses a JSON object (duplicate keys rejected). Parse errors never quote the
- * text (it may be secret): "<what> '<path>': not valid JSON: ... (line L, column C)".
- * The caller owns *out (json_decref). */
-mc_status mc_config_json_load(const char *what, const char *path, bool private_file, json_t **out,
-                              mc_error *err);
-/* Writes root pretty-printed (2-space indent, insertion order) and wipes the text buffer. */
-mc_status mc_config_json_save(const char *what, const char *path, const json_t *root, unsigned mode,
-                              mc_error *err);
-
-/* The path of the JSON value being examined ("chains[2].description.epoch"), used like a
- * stack: push functions return a mark that restore goes back to. */
-typedef struct {
-    char path[192];
-    size_t len;
-    mc_error *err;
-} mc_config_jpath;
-
-size_t mc_config_jpath_key(mc_config_jpath *p, const char *key);
-size_t mc_config_jpath_index(mc_config_jpath *p, size_t i);
-void mc_config_jpath_restore(mc_config_jpath *p, size_t mark);
-/* Sets *p->err to MC_ERR_INVALID "<path>: <message>" and returns MC_ERR_INVALID. */
-mc_status mc_config_jpath_fail(mc_config_jpath *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* obj[key] with type checks; errors name "<path>.<key>". A missing key is an error. */
-mc_status mc_config_json_object(mc_config_jpath *p, const json_t *obj, const char *key,
-                                const json_t **out);
-mc_status mc_config_json_array(mc_config_jpath *p, const json_t *obj, const char *key,
-                               const json_t **out);
-/* Rejects strings with embedded NUL characters. */
-mc_status mc_config_json_string(mc_config_jpath *p, const json_t *obj, const char *key,
-                                const char **out);
-mc_status mc_config_json_u64(mc_config_jpath *p, const json_t *obj, const char *key, uint64_t min,
-                             uint64_t max, uint64_t *out);
-mc_status mc_config_json_bool(mc_config_jpath *p, const json_t *obj, const char *key, bool *out);
-/* 64 hex digits; the message never repeats the value (it may be a secret). */
-mc_status mc_config_json_hex32(mc_config_jpath *p, const json_t *obj, const char *key,
-                               uint8_t out[32]);
-/* obj[key] = {"validators": [...]}: non-empty, keys unique; *out is overwritten. */
-mc_status mc_config_json_committee(mc_config_jpath *p, const json_t *obj, const char *key,
-                                   mc_committee *out);
-/* {"validators": [...]}; NULL if a vote count exceeds INT64_MAX (not representable). */
-json_t *mc_config_committee_to_json(const mc_committee *c);
-/* A JSON integer for v, or NULL if v > INT64_MAX. */
-json_t *mc_config_json_u64_value(uint64_t v);
-/* Overwrites a JSON string's characters in place (for secrets, before json_decref). */
-void mc_config_json_wipe_string(json_t *s);
 
 #endif

@@ -8,15 +8,13 @@
 #include "config/wallet.h"
 
 #include "base/hex.h"
-#include "config/server_config.h"
+#include "core/json.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define JSON_INT_MAX ((uint64_t)INT64_MAX)
 
 /* ------------------------------------------------------------------------------------------
  * Keystore
@@ -72,7 +70,7 @@ static json_t *key_to_json(const mc_keypair *kp) {
 static void wipe_keystore_json(json_t *root) {
     const json_t *keys = json_object_get(root, "keys");
     for (size_t i = 0; json_is_array(keys) && i < json_array_size(keys); i++)
-        mc_config_json_wipe_string(json_object_get(json_array_get(keys, i), "secret"));
+        mc_json_wipe_string(json_object_get(json_array_get(keys, i), "secret"));
 }
 
 mc_status mc_keystore_save(const char *path, const mc_keystore *ks, mc_error *err) {
@@ -81,28 +79,30 @@ mc_status mc_keystore_save(const char *path, const mc_keystore *ks, mc_error *er
         json_array_append_new(keys, key_to_json(&ks->keys[i]));
     json_t *root = json_object();
     json_object_set_new(root, "keys", keys);
-    mc_status st = mc_config_json_save("keystore", path, root, 0600, err);
+    mc_status st = mc_json_save_file("keystore", path, root, 0600, err);
     wipe_keystore_json(root);
     json_decref(root);
     return st;
 }
 
-static mc_status parse_key(mc_config_jpath *p, const json_t *v, mc_keystore *ks) {
+static mc_status parse_key(mc_json_path *p, const json_t *v, size_t index, void *ctx) {
+    (void)index;
+    mc_keystore *ks = ctx;
     mc_pubkey pk = {0};
     uint8_t seed[MC_SEED_LEN];
     mc_keypair kp;
-    mc_status st = json_is_object(v) ? MC_OK : mc_config_jpath_fail(p, "must be an object");
+    mc_status st = mc_json_object(p, v);
     if (!st)
-        st = mc_config_json_hex32(p, v, "public_key", pk.b);
+        st = mc_json_get_hex32(p, v, "public_key", pk.b);
     if (!st)
-        st = mc_config_json_hex32(p, v, "secret", seed);
+        st = mc_json_get_hex32(p, v, "secret", seed);
     if (!st) {
         mc_keypair_from_seed(&kp, seed);
         if (!mc_pubkey_equal(&kp.pub, &pk))
-            st = mc_config_jpath_fail(p, "public_key does not belong to secret");
+            st = mc_json_fail(p, "public_key does not belong to secret");
         for (size_t i = 0; !st && i < ks->n_keys; i++)
             if (mc_pubkey_equal(&ks->keys[i].pub, &pk))
-                st = mc_config_jpath_fail(p, "duplicate key (same as keys[%zu])", i);
+                st = mc_json_fail(p, "duplicate key (same as keys[%zu])", i);
         if (!st)
             mc_keystore_add(ks, &kp);
         mc_keypair_wipe(&kp);
@@ -111,34 +111,21 @@ static mc_status parse_key(mc_config_jpath *p, const json_t *v, mc_keystore *ks)
     return st;
 }
 
-static mc_status parse_keystore(mc_config_jpath *p, const json_t *root, mc_keystore *ks) {
-    const json_t *keys = NULL;
-    mc_status st = mc_config_json_array(p, root, "keys", &keys);
-    size_t m = mc_config_jpath_key(p, "keys");
-    for (size_t i = 0; !st && i < json_array_size(keys); i++) {
-        size_t mi = mc_config_jpath_index(p, i);
-        st = parse_key(p, json_array_get(keys, i), ks);
-        mc_config_jpath_restore(p, mi);
-    }
-    mc_config_jpath_restore(p, m);
-    return st;
+static mc_status parse_keys(mc_json_path *p, const json_t *v, void *out) {
+    mc_status st = mc_json_array(p, v, true);
+    return st ? st : mc_json_each(p, v, parse_key, out);
+}
+
+static mc_status parse_keystore(mc_json_path *p, const json_t *root, void *out) {
+    return mc_json_field(p, root, "keys", parse_keys, out);
 }
 
 mc_status mc_keystore_load(const char *path, mc_keystore *out, mc_error *err) {
     memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    mc_status st = mc_config_json_load("keystore", path, true, &root, err);
+    mc_status st = mc_json_read_file("keystore", path, MC_FILE_PRIVATE, parse_keystore, out,
+                                     wipe_keystore_json, err);
     if (st)
-        return st;
-    mc_error inner = {0};
-    mc_config_jpath p = {.err = &inner};
-    st = parse_keystore(&p, root, out);
-    wipe_keystore_json(root);
-    json_decref(root);
-    if (st) {
-        mc_error_set(err, st, "keystore '%s': %s", path, inner.message);
         mc_keystore_free(out);
-    }
     return st;
 }
 
@@ -287,52 +274,10 @@ mc_status mc_wallet_find_prefix(const mc_wallet *w, const char *prefix, const mc
  * Wallet JSON: writing. Integers above INT64_MAX cannot be written exactly; they clear *ok.
  * ---------------------------------------------------------------------------------------- */
 
-static json_t *u64_json(uint64_t v, bool *ok) {
-    json_t *j = mc_config_json_u64_value(v);
-    if (j)
-        return j;
-    *ok = false;
-    return json_null();
-}
-
-static json_t *hash_json(const mc_hash *h) {
-    char hex[2 * MC_HASH_LEN + 1];
-    mc_hash_to_hex(h, hex);
-    return json_string(hex);
-}
-
-static json_t *owner_json(const mc_owner *o) {
-    return o->is_chain ? json_string("chain") : hash_json(&o->address);
-}
-
-static json_t *timeout_json(const mc_timeout_config *t, bool *ok) {
-    json_t *j = json_object();
-    json_object_set_new(j, "fast_round_us",
-                        t->has_fast_round_duration ? u64_json(t->fast_round_duration_us, ok)
-                                                   : json_null());
-    json_object_set_new(j, "base_timeout_us", u64_json(t->base_timeout_us, ok));
-    json_object_set_new(j, "timeout_increment_us", u64_json(t->timeout_increment_us, ok));
-    return j;
-}
-
-static json_t *ownership_json(const mc_ownership *o, bool *ok) {
-    json_t *supers = json_array(), *owners = json_array();
-    for (size_t i = 0; i < o->n_super_owners; i++)
-        json_array_append_new(supers, owner_json(&o->super_owners[i]));
-    for (size_t i = 0; i < o->n_owners; i++) {
-        json_t *ow = json_object();
-        json_object_set_new(ow, "owner", owner_json(&o->owners[i].owner));
-        json_object_set_new(ow, "weight", u64_json(o->owners[i].weight, ok));
-        json_array_append_new(owners, ow);
-    }
-    json_t *j = json_object();
-    json_object_set_new(j, "super_owners", supers);
-    json_object_set_new(j, "owners", owners);
-    json_object_set_new(j, "multi_leader_rounds", json_integer(o->multi_leader_rounds));
-    json_object_set_new(j, "open_multi_leader_rounds", json_boolean(o->open_multi_leader_rounds));
-    json_object_set_new(j, "timeout", timeout_json(&o->timeout, ok));
-    return j;
-}
+/* A chain id is the hash of its description, so timeouts are stored exactly (microseconds)
+ * and every key is written and required. */
+static const mc_json_ownership_format OWNERSHIP_JSON = {
+    .unit = "us", .us_per_unit = 1, .chain_owner = true, .defaults = false};
 
 static json_t *origin_json(const mc_chain_description *d, bool *ok) {
     json_t *j = json_object();
@@ -342,8 +287,8 @@ static json_t *origin_json(const mc_chain_description *d, bool *ok) {
         return j;
     }
     json_object_set_new(j, "kind", json_string("child"));
-    json_object_set_new(j, "parent", hash_json(&d->parent));
-    json_object_set_new(j, "parent_height", u64_json(d->parent_height, ok));
+    json_object_set_new(j, "parent", mc_json_hash(&d->parent));
+    json_object_set_new(j, "parent_height", mc_json_u64_value(d->parent_height, ok));
     json_object_set_new(j, "child_index", json_integer(d->child_index));
     return j;
 }
@@ -353,23 +298,27 @@ static json_t *description_json(const mc_chain_description *d, bool *ok) {
     mc_amount_format(d->balance, balance);
     json_t *j = json_object();
     json_object_set_new(j, "origin", origin_json(d, ok));
-    json_object_set_new(j, "timestamp", u64_json(d->timestamp, ok));
-    json_object_set_new(j, "ownership", ownership_json(&d->ownership, ok));
+    json_object_set_new(j, "timestamp", mc_json_u64_value(d->timestamp, ok));
+    json_object_set_new(j, "ownership",
+                        mc_json_ownership_to_json(&d->ownership, &OWNERSHIP_JSON, ok));
     json_object_set_new(j, "epoch", json_integer(d->epoch));
     json_object_set_new(j, "balance", json_string(balance));
     return j;
 }
 
 static json_t *chain_json(const mc_wallet_chain *c, bool *ok) {
+    json_t *owner = !c->has_owner       ? json_null()
+                    : c->owner.is_chain ? json_string("chain")
+                                        : mc_json_hash(&c->owner.address);
     json_t *j = json_object();
-    json_object_set_new(j, "chain_id", hash_json(&c->chain_id));
+    json_object_set_new(j, "chain_id", mc_json_hash(&c->chain_id));
     json_object_set_new(j, "description", description_json(&c->description, ok));
-    json_object_set_new(j, "owner", c->has_owner ? owner_json(&c->owner) : json_null());
+    json_object_set_new(j, "owner", owner);
     return j;
 }
 
 static json_t *wallet_json(const mc_wallet *w, bool *ok) {
-    json_t *committee = mc_config_committee_to_json(&w->committee);
+    json_t *committee = mc_json_committee_to_json(&w->committee);
     if (!committee) {
         *ok = false;
         committee = json_null();
@@ -378,10 +327,10 @@ static json_t *wallet_json(const mc_wallet *w, bool *ok) {
     for (size_t i = 0; i < w->n_chains; i++)
         json_array_append_new(chains, chain_json(&w->chains[i], ok));
     json_t *root = json_object();
-    json_object_set_new(root, "genesis", hash_json(&w->genesis_hash));
+    json_object_set_new(root, "genesis", mc_json_hash(&w->genesis_hash));
     json_object_set_new(root, "committee", committee);
     json_object_set_new(root, "default_chain",
-                        w->has_default_chain ? hash_json(&w->default_chain) : json_null());
+                        w->has_default_chain ? mc_json_hash(&w->default_chain) : json_null());
     json_object_set_new(root, "chains", chains);
     return root;
 }
@@ -393,9 +342,9 @@ mc_status mc_wallet_save(const char *path, const mc_wallet *w, mc_error *err) {
     bool ok = true;
     json_t *root = wallet_json(w, &ok);
     mc_status st =
-        ok ? mc_config_json_save("wallet", path, root, 0600, err)
+        ok ? mc_json_save_file("wallet", path, root, 0600, err)
            : mc_error_set(err, MC_ERR_INVALID, "cannot write wallet '%s': an integer is above %llu",
-                          path, (unsigned long long)JSON_INT_MAX);
+                          path, (unsigned long long)MC_JSON_U64_MAX);
     json_decref(root);
     return st;
 }
@@ -404,268 +353,118 @@ mc_status mc_wallet_save(const char *path, const mc_wallet *w, mc_error *err) {
  * Wallet JSON: reading. Each function works at the path of the value it is given.
  * ---------------------------------------------------------------------------------------- */
 
-/* The value at the current path: an address, or "chain" for the chain's own account. */
-static mc_status owner_value(mc_config_jpath *p, const json_t *v, mc_owner *out) {
-    if (json_is_string(v) && strcmp(json_string_value(v), "chain") == 0) {
-        *out = mc_owner_chain();
-        return MC_OK;
-    }
-    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-    *out = (mc_owner){.is_chain = false};
-    if (!s || !mc_hex_decode(s, out->address.b, MC_HASH_LEN))
-        return mc_config_jpath_fail(p, "must be 64 hex digits or \"chain\"");
-    return MC_OK;
-}
-
 /* obj[key] as a hash, or has=false for null. */
-static mc_status optional_hash(mc_config_jpath *p, const json_t *obj, const char *key, bool *has,
+static mc_status optional_hash(mc_json_path *p, const json_t *obj, const char *key, bool *has,
                                mc_hash *out) {
     const json_t *v = json_object_get(obj, key);
     *has = v && !json_is_null(v);
     if (v && !*has)
         return MC_OK;
-    return mc_config_json_hex32(p, obj, key, out->b);
+    return mc_json_get_hex32(p, obj, key, out->b);
 }
 
-/* Owner lists as read, before mc_ownership_build sorts them. */
-typedef struct {
-    mc_owner *supers;
-    size_t n_supers;
-    mc_owner_weight *owners;
-    size_t n_owners;
-} owner_lists;
-
-static mc_status read_supers(mc_config_jpath *p, const json_t *o, owner_lists *l) {
-    const json_t *a = NULL;
-    mc_status st = mc_config_json_array(p, o, "super_owners", &a);
-    size_t m = mc_config_jpath_key(p, "super_owners");
-    l->supers = mc_calloc(json_array_size(a) + 1, sizeof *l->supers);
-    for (size_t i = 0; !st && i < json_array_size(a); i++) {
-        size_t mi = mc_config_jpath_index(p, i);
-        st = owner_value(p, json_array_get(a, i), &l->supers[l->n_supers++]);
-        mc_config_jpath_restore(p, mi);
-    }
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-static mc_status read_owner_weight(mc_config_jpath *p, const json_t *v, mc_owner_weight *ow) {
-    if (!json_is_object(v))
-        return mc_config_jpath_fail(p, "must be an object");
-    size_t m = mc_config_jpath_key(p, "owner");
-    mc_status st = owner_value(p, json_object_get(v, "owner"), &ow->owner);
-    mc_config_jpath_restore(p, m);
-    return st ? st : mc_config_json_u64(p, v, "weight", 1, JSON_INT_MAX, &ow->weight);
-}
-
-static mc_status read_owners(mc_config_jpath *p, const json_t *o, owner_lists *l) {
-    const json_t *a = NULL;
-    mc_status st = mc_config_json_array(p, o, "owners", &a);
-    size_t m = mc_config_jpath_key(p, "owners");
-    l->owners = mc_calloc(json_array_size(a) + 1, sizeof *l->owners);
-    for (size_t i = 0; !st && i < json_array_size(a); i++) {
-        size_t mi = mc_config_jpath_index(p, i);
-        st = read_owner_weight(p, json_array_get(a, i), &l->owners[l->n_owners++]);
-        mc_config_jpath_restore(p, mi);
-    }
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-static mc_status read_timeout(mc_config_jpath *p, const json_t *o, mc_timeout_config *t) {
-    const json_t *v = NULL;
-    mc_status st = mc_config_json_object(p, o, "timeout", &v);
-    if (st)
-        return st;
-    size_t m = mc_config_jpath_key(p, "timeout");
-    const json_t *fast = json_object_get(v, "fast_round_us");
-    t->has_fast_round_duration = !fast || !json_is_null(fast); /* absent: report it missing */
-    if (t->has_fast_round_duration)
-        st = mc_config_json_u64(p, v, "fast_round_us", 0, JSON_INT_MAX, &t->fast_round_duration_us);
-    if (!st)
-        st = mc_config_json_u64(p, v, "base_timeout_us", 0, JSON_INT_MAX, &t->base_timeout_us);
-    if (!st)
-        st = mc_config_json_u64(p, v, "timeout_increment_us", 0, JSON_INT_MAX,
-                                &t->timeout_increment_us);
-    mc_config_jpath_restore(p, m);
-    return st;
-}
-
-/* Reads the ownership object v; *out is overwritten. */
-static mc_status read_ownership(mc_config_jpath *p, const json_t *v, mc_ownership *out) {
-    owner_lists l = {0};
-    uint64_t rounds = 0;
-    bool open = false;
-    mc_timeout_config timeout = {0};
-    mc_status st = read_supers(p, v, &l);
-    if (!st)
-        st = read_owners(p, v, &l);
-    if (!st)
-        st = mc_config_json_u64(p, v, "multi_leader_rounds", 0, UINT32_MAX, &rounds);
-    if (!st)
-        st = mc_config_json_bool(p, v, "open_multi_leader_rounds", &open);
-    if (!st)
-        st = read_timeout(p, v, &timeout);
-    mc_error inner = {0};
-    if (!st && mc_ownership_build(out, l.supers, l.n_supers, l.owners, l.n_owners, (uint32_t)rounds,
-                                  &inner) != MC_OK)
-        st = mc_config_jpath_fail(p, "%s", inner.message); /* duplicates, zero weights */
-    if (!st) {
-        out->open_multi_leader_rounds = open;
-        out->timeout = timeout;
-    }
-    free(l.supers);
-    free(l.owners);
-    return st;
-}
-
-static mc_status read_origin(mc_config_jpath *p, const json_t *o, mc_chain_description *d) {
-    const char *kind = NULL;
+static mc_status read_child_origin(mc_json_path *p, const json_t *o, mc_chain_description *d) {
     uint64_t x = 0;
-    mc_status st = mc_config_json_string(p, o, "kind", &kind);
-    if (!st && strcmp(kind, "root") == 0) {
-        d->origin = MC_ORIGIN_ROOT;
-        st = mc_config_json_u64(p, o, "index", 0, UINT32_MAX, &x);
-        d->root_index = (uint32_t)x;
-        return st;
-    }
-    if (!st && strcmp(kind, "child") != 0) {
-        size_t m = mc_config_jpath_key(p, "kind");
-        st = mc_config_jpath_fail(p, "must be \"root\" or \"child\"");
-        mc_config_jpath_restore(p, m);
-    }
     d->origin = MC_ORIGIN_CHILD;
+    mc_status st = mc_json_get_hex32(p, o, "parent", d->parent.b);
     if (!st)
-        st = mc_config_json_hex32(p, o, "parent", d->parent.b);
+        st = mc_json_get_u64(p, o, "parent_height", 0, MC_JSON_U64_MAX, &d->parent_height);
     if (!st)
-        st = mc_config_json_u64(p, o, "parent_height", 0, JSON_INT_MAX, &d->parent_height);
-    if (!st)
-        st = mc_config_json_u64(p, o, "child_index", 0, UINT32_MAX, &x);
+        st = mc_json_get_u64(p, o, "child_index", 0, UINT32_MAX, &x);
     d->child_index = (uint32_t)x;
     return st;
 }
 
-static mc_status read_balance(mc_config_jpath *p, const json_t *o, mc_amount *out) {
-    const char *s = NULL;
-    mc_status st = mc_config_json_string(p, o, "balance", &s);
-    mc_error inner = {0};
-    if (!st && mc_amount_parse(s, out, &inner) != MC_OK) {
-        size_t m = mc_config_jpath_key(p, "balance");
-        st = mc_config_jpath_fail(p, "%s", inner.message);
-        mc_config_jpath_restore(p, m);
-    }
-    return st;
-}
-
-/* Applies fn to obj[key] (an object) with the key pushed on the path. */
-typedef mc_status (*read_fn)(mc_config_jpath *p, const json_t *v, void *out);
-
-static mc_status read_object(mc_config_jpath *p, const json_t *obj, const char *key, read_fn fn,
-                             void *out) {
-    const json_t *v = NULL;
-    mc_status st = mc_config_json_object(p, obj, key, &v);
+static mc_status read_origin(mc_json_path *p, const json_t *o, void *out) {
+    mc_chain_description *d = out;
+    const char *kind = NULL;
+    uint64_t x = 0;
+    mc_status st = mc_json_object(p, o);
+    if (!st)
+        st = mc_json_get_string(p, o, "kind", &kind);
     if (st)
         return st;
-    size_t m = mc_config_jpath_key(p, key);
-    st = fn(p, v, out);
-    mc_config_jpath_restore(p, m);
-    return st;
+    if (strcmp(kind, "root") == 0) {
+        d->origin = MC_ORIGIN_ROOT;
+        st = mc_json_get_u64(p, o, "index", 0, UINT32_MAX, &x);
+        d->root_index = (uint32_t)x;
+        return st;
+    }
+    if (strcmp(kind, "child") != 0)
+        return mc_json_fail_at(p, "kind", "must be \"root\" or \"child\"");
+    return read_child_origin(p, o, d);
 }
 
-static mc_status read_origin_fn(mc_config_jpath *p, const json_t *v, void *out) {
-    return read_origin(p, v, out);
-}
-
-static mc_status read_ownership_fn(mc_config_jpath *p, const json_t *v, void *out) {
-    return read_ownership(p, v, out);
+static mc_status read_ownership(mc_json_path *p, const json_t *v, void *out) {
+    return mc_json_ownership(p, v, &OWNERSHIP_JSON, out);
 }
 
 /* Fills d; the caller frees it on failure. */
-static mc_status read_description(mc_config_jpath *p, const json_t *v, void *out) {
+static mc_status read_description(mc_json_path *p, const json_t *v, void *out) {
     mc_chain_description *d = out;
     uint64_t epoch = 0;
-    mc_status st = read_object(p, v, "origin", read_origin_fn, d);
+    mc_status st = mc_json_object(p, v);
     if (!st)
-        st = mc_config_json_u64(p, v, "timestamp", 0, JSON_INT_MAX, &d->timestamp);
+        st = mc_json_field(p, v, "origin", read_origin, d);
     if (!st)
-        st = read_object(p, v, "ownership", read_ownership_fn, &d->ownership);
+        st = mc_json_get_u64(p, v, "timestamp", 0, MC_JSON_U64_MAX, &d->timestamp);
     if (!st)
-        st = mc_config_json_u64(p, v, "epoch", 0, UINT32_MAX, &epoch);
+        st = mc_json_field(p, v, "ownership", read_ownership, &d->ownership);
+    if (!st)
+        st = mc_json_get_u64(p, v, "epoch", 0, UINT32_MAX, &epoch);
     d->epoch = (mc_epoch)epoch;
-    return st ? st : read_balance(p, v, &d->balance);
+    return st ? st : mc_json_get_amount(p, v, "balance", &d->balance);
 }
 
 /* One entry of "chains"; the id must be the description's hash and not seen before. */
-static mc_status read_chain(mc_config_jpath *p, const json_t *v, mc_wallet *w) {
+static mc_status read_chain(mc_json_path *p, const json_t *v, size_t index, void *ctx) {
+    (void)index;
+    mc_wallet *w = ctx;
     mc_wallet_chain c = {0};
-    mc_status st = json_is_object(v) ? MC_OK : mc_config_jpath_fail(p, "must be an object");
+    mc_status st = mc_json_object(p, v);
     if (!st)
-        st = mc_config_json_hex32(p, v, "chain_id", c.chain_id.b);
+        st = mc_json_get_hex32(p, v, "chain_id", c.chain_id.b);
     if (!st)
-        st = read_object(p, v, "description", read_description, &c.description);
+        st = mc_json_field(p, v, "description", read_description, &c.description);
     if (!st)
         st = optional_hash(p, v, "owner", &c.has_owner, &c.owner.address);
     mc_chain_id id = mc_chain_description_id(&c.description);
-    size_t m = mc_config_jpath_key(p, "chain_id");
     if (!st && !mc_hash_equal(&id, &c.chain_id))
-        st = mc_config_jpath_fail(p, "does not match the description");
+        st = mc_json_fail_at(p, "chain_id", "does not match the description");
     if (!st && find_chain(w, &id))
-        st = mc_config_jpath_fail(p, "the chain is listed twice");
-    mc_config_jpath_restore(p, m);
+        st = mc_json_fail_at(p, "chain_id", "the chain is listed twice");
     if (!st)
         push_chain(w, &c.description, c.has_owner ? &c.owner : NULL);
     mc_chain_description_free(&c.description);
     return st;
 }
 
-static mc_status read_chains(mc_config_jpath *p, const json_t *root, mc_wallet *w) {
-    const json_t *a = NULL;
-    mc_status st = mc_config_json_array(p, root, "chains", &a);
-    size_t m = mc_config_jpath_key(p, "chains");
-    for (size_t i = 0; !st && i < json_array_size(a); i++) {
-        size_t mi = mc_config_jpath_index(p, i);
-        st = read_chain(p, json_array_get(a, i), w);
-        mc_config_jpath_restore(p, mi);
-    }
-    mc_config_jpath_restore(p, m);
-    return st;
+static mc_status read_chains(mc_json_path *p, const json_t *v, void *out) {
+    mc_status st = mc_json_array(p, v, true);
+    return st ? st : mc_json_each(p, v, read_chain, out);
 }
 
-static mc_status read_wallet(mc_config_jpath *p, const json_t *root, mc_wallet *w) {
-    mc_status st = mc_config_json_hex32(p, root, "genesis", w->genesis_hash.b);
+static mc_status read_wallet(mc_json_path *p, const json_t *root, void *out) {
+    mc_wallet *w = out;
+    mc_status st = mc_json_get_hex32(p, root, "genesis", w->genesis_hash.b);
     if (!st)
-        st = mc_config_json_committee(p, root, "committee", &w->committee);
-    if (!st && !json_object_get(root, "default_chain")) {
-        size_t m = mc_config_jpath_key(p, "default_chain");
-        st = mc_config_jpath_fail(p, "missing required key (null for none)");
-        mc_config_jpath_restore(p, m);
-    }
+        st = mc_json_field(p, root, "committee", mc_json_committee, &w->committee);
+    if (!st && !json_object_get(root, "default_chain"))
+        st = mc_json_fail_at(p, "default_chain", "missing required key (null for none)");
     if (!st)
         st = optional_hash(p, root, "default_chain", &w->has_default_chain, &w->default_chain);
     if (!st)
-        st = read_chains(p, root, w);
-    if (!st && w->has_default_chain && !find_chain(w, &w->default_chain)) {
-        size_t m = mc_config_jpath_key(p, "default_chain");
-        st = mc_config_jpath_fail(p, "not one of the wallet's chains");
-        mc_config_jpath_restore(p, m);
-    }
+        st = mc_json_field(p, root, "chains", read_chains, w);
+    if (!st && w->has_default_chain && !find_chain(w, &w->default_chain))
+        st = mc_json_fail_at(p, "default_chain", "not one of the wallet's chains");
     return st;
 }
 
 mc_status mc_wallet_load(const char *path, mc_wallet *out, mc_error *err) {
     memset(out, 0, sizeof *out);
-    json_t *root = NULL;
-    mc_status st = mc_config_json_load("wallet", path, false, &root, err);
+    mc_status st = mc_json_read_file("wallet", path, MC_FILE_REGULAR, read_wallet, out, NULL, err);
     if (st)
-        return st;
-    mc_error inner = {0};
-    mc_config_jpath p = {.err = &inner};
-    st = read_wallet(&p, root, out);
-    json_decref(root);
-    if (st) {
-        mc_error_set(err, st, "wallet '%s': %s", path, inner.message);
         mc_wallet_free(out);
-    }
     return st;
 }
 
