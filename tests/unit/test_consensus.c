@@ -347,3 +347,35 @@ Test(consensus, fresh_client_syncs_a_block_that_received_many_bundles) {
     tn_client_free(fresh);
     tn_free(net);
 }
+
+/* A super owner's block is confirmed in the fast round: one round trip, confirmed votes
+ * straight away. A regular owner of the same chain cannot end the fast round. */
+Test(consensus, super_owner_uses_the_fast_round) {
+    tn_net *net = tn_new(4, 1, false);
+    mc_keypair ks;
+    tn_key(&ks, 7);
+    mc_owner super = mc_owner_from_pubkey(&ks.pub);
+    mc_ownership o = {0};
+    mc_ownership_single_super(&o, &super);
+    mc_chain_id c = tn_add_chain(net, &o, TOKENS(5));
+    mc_client *client = tn_client(net, &ks, 1);
+    mc_error err = {0};
+    mc_operation op = {.kind = MC_OP_TRANSFER,
+                       .owner = CHAIN_ACCOUNT,
+                       .recipient = {.chain_id = c, .owner = super},
+                       .amount = TOKENS(1)};
+    mc_certificate cert;
+    for (int k = 0; k < 3; k++) {
+        expect_ok(mc_client_execute(client, &c, &op, 1, &cert, &err), &err);
+        cr_assert_eq(cert.kind, MC_CERT_CONFIRMED);
+        cr_assert_eq(cert.round.kind, MC_ROUND_FAST, "confirmed in the fast round");
+        cr_assert_eq(mc_certificate_height(&cert), (mc_height)k);
+        mc_certificate_free(&cert);
+    }
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(tn_balance(net, i, &c, &super) == TOKENS(3));
+    assert_no_fork(net, &c);
+    mc_ownership_free(&o);
+    tn_client_free(client);
+    tn_free(net);
+}
