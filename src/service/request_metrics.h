@@ -31,5 +31,4 @@ const char *mc_request_error_type(mc_rpc_code code, const mc_buf *response, char
 void mc_request_metrics_record(mc_request_metrics *m, mc_node_method method, double latency_ms,
                                const char *error_type);
 
-
 #endif
