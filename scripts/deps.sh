@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(build-essential cmake pkg-config libsodium-dev librocksdb-dev libjansson-dev
           libcriterion-dev clang-format valgrind libgrpc-dev protobuf-compiler
           protobuf-c-compiler libprotobuf-c-dev protobuf-compiler-grpc python3-grpcio
-          python3-grpc-tools python3-protobuf libmicrohttpd-dev prometheus)
+          python3-grpc-tools python3-protobuf libmicrohttpd-dev prometheus curl procps)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
