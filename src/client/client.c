@@ -671,8 +671,21 @@ static mc_round agreed_round(mc_client *c, const call_job *jobs, mc_height heigh
     return r;
 }
 
+/* Whether two proposed blocks are the same (by their canonical bytes). */
+static bool same_block(const mc_proposed_block *a, const mc_proposed_block *b) {
+    mc_buf ea = {0}, eb = {0};
+    mc_proposed_block_encode(&ea, a);
+    mc_proposed_block_encode(&eb, b);
+    bool same = ea.len == eb.len && memcmp(ea.data, eb.data, ea.len) == 0;
+    mc_buf_free(&ea);
+    mc_buf_free(&eb);
+    return same;
+}
+
+/* Reads the validators' consensus state at `height`. A proposal of our own block in the
+ * current round is not a conflict: re-proposing it gets the same votes back. */
 static void read_round_view(mc_client *c, const mc_chain_id *chain, mc_height height,
-                            const mc_hash *our_content, round_view *v) {
+                            const mc_proposed_block *our_block, round_view *v) {
     memset(v, 0, sizeof *v);
     mc_chain_info_query q = {.chain_id = *chain, .request_manager_values = true};
     mc_buf req = {0};
@@ -697,11 +710,9 @@ static void read_round_view(mc_client *c, const mc_chain_id *chain, mc_height he
             mc_block_proposal_verify_signature(fl))
             v->fast_lock = fl;
         const mc_block_proposal *p = info->requested_proposed;
-        if (p && mc_round_equal(&p->content.round, &v->round)) {
-            mc_hash h = mc_proposal_content_hash(&p->content);
-            if (!our_content || !mc_hash_equal(&h, our_content))
-                v->conflict = true;
-        }
+        if (p && mc_round_equal(&p->content.round, &v->round) &&
+            !same_block(&p->content.block, our_block))
+            v->conflict = true;
     }
 }
 
@@ -823,7 +834,7 @@ static mc_status attempt(mc_client *c, const mc_proposed_block *b, const mc_keyp
                          const mc_ownership *o, mc_certificate *out, mc_error *err) {
     mc_proposal_content content = {.block = *b, .round = mc_round_fast()};
     round_view v;
-    read_round_view(c, &b->chain_id, b->height, NULL, &v);
+    read_round_view(c, &b->chain_id, b->height, b, &v);
     if (!v.reached) {
         free_round_view(c, &v);
         return mc_error_set(err, MC_ERR_UNAVAILABLE, "no validator is at height %llu",
@@ -869,32 +880,69 @@ static mc_status attempt(mc_client *c, const mc_proposed_block *b, const mc_keyp
     return st;
 }
 
-static mc_status execute_once(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
-                              size_t n_ops, bool *ours, mc_certificate *out, mc_error *err) {
-    mc_proposed_block b;
+/* Our block for the current height. It is built once and kept across attempts while the
+ * chain stays at that height, so that re-proposing in a round where we already proposed
+ * sends exactly the same (deterministically signed) proposal: validators that voted for it
+ * answer with the same vote instead of refusing a second block in that round. */
+typedef struct {
+    bool built;
+    mc_proposed_block block;
     const mc_keypair *key;
-    mc_status st = build_block(c, chain, ops, n_ops, &b, &key, err);
-    if (st)
-        return st;
     mc_block_outcome outcome;
     mc_hash hash;
-    st = stage(c, &b, &outcome, &hash, err);
+} our_block;
+
+static void our_block_free(our_block *o) {
+    if (o->built) {
+        mc_proposed_block_free(&o->block);
+        mc_block_outcome_free(&o->outcome);
+    }
+    memset(o, 0, sizeof *o);
+}
+
+/* (Re)builds the block if the chain moved since it was built. */
+static mc_status prepare_block(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
+                               size_t n_ops, our_block *o, mc_error *err) {
+    mc_chain_info info;
+    mc_status st = mc_client_local_info(c, chain, NULL, &info, err);
+    if (st)
+        return st;
+    bool same =
+        o->built && o->block.height == info.next_block_height &&
+        o->block.has_previous_block_hash == info.has_block_hash &&
+        (!info.has_block_hash || mc_hash_equal(&o->block.previous_block_hash, &info.block_hash));
+    mc_chain_info_free(&info);
+    if (same)
+        return MC_OK;
+    our_block_free(o);
+    st = build_block(c, chain, ops, n_ops, &o->block, &o->key, err);
+    if (st)
+        return st;
+    st = stage(c, &o->block, &o->outcome, &o->hash, err);
     if (st) {
-        mc_proposed_block_free(&b);
+        mc_proposed_block_free(&o->block);
         return st;
     }
+    o->built = true;
+    return MC_OK;
+}
+
+static mc_status execute_once(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
+                              size_t n_ops, our_block *o, bool *ours, mc_certificate *out,
+                              mc_error *err) {
+    mc_status st = prepare_block(c, chain, ops, n_ops, o, err);
+    if (st)
+        return st;
     mc_chain_info info;
     st = mc_client_local_info(c, chain, NULL, &info, err);
     if (!st) {
-        st = attempt(c, &b, key, &outcome, &hash, &info.ownership, out, err);
+        st = attempt(c, &o->block, o->key, &o->outcome, &o->hash, &info.ownership, out, err);
         mc_chain_info_free(&info);
     }
     if (!st) {
         mc_hash got = mc_certificate_value_hash(out);
-        *ours = mc_hash_equal(&got, &hash);
+        *ours = mc_hash_equal(&got, &o->hash);
     }
-    mc_block_outcome_free(&outcome);
-    mc_proposed_block_free(&b);
     return st;
 }
 
@@ -907,18 +955,23 @@ mc_status mc_client_execute(mc_client *c, const mc_chain_id *chain, const mc_ope
     if (tracked)
         return tracked;
     mc_chain_info_free(&info);
+    our_block o = {0};
+    mc_status result = MC_ERR_UNAVAILABLE;
     for (unsigned a = 0; a < c->max_attempts; a++) {
         mc_status st = mc_client_synchronize(c, chain, err);
-        if (st)
+        if (!st)
+            st = mc_client_receive_messages(c, chain, NULL, err);
+        if (st) {
+            our_block_free(&o);
             return st;
-        if ((st = mc_client_receive_messages(c, chain, NULL, err)))
-            return st;
+        }
         bool ours = false;
         mc_certificate cert;
         memset(&cert, 0, sizeof cert);
-        st = execute_once(c, chain, ops, n_ops, &ours, &cert, &last);
+        st = execute_once(c, chain, ops, n_ops, &o, &ours, &cert, &last);
         if (st == MC_ERR_INVALID) {
             *err = last;
+            our_block_free(&o);
             return st; /* our block itself is wrong (e.g. insufficient funds) */
         }
         if (st == MC_OK && ours) {
@@ -926,15 +979,18 @@ mc_status mc_client_execute(mc_client *c, const mc_chain_id *chain, const mc_ope
                 *cert_out = cert;
             else
                 mc_certificate_free(&cert);
+            our_block_free(&o);
             return MC_OK;
         }
         if (st == MC_OK)
             mc_certificate_free(&cert); /* another block won this height; try the next */
     }
+    our_block_free(&o);
+    result = last.code ? last.code : MC_ERR_UNAVAILABLE;
     if (err)
-        mc_error_set(err, last.code ? last.code : MC_ERR_UNAVAILABLE,
-                     "block not confirmed after %u attempts: %s", c->max_attempts, last.message);
-    return last.code ? last.code : MC_ERR_UNAVAILABLE;
+        mc_error_set(err, result, "block not confirmed after %u attempts: %s", c->max_attempts,
+                     last.message);
+    return result;
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Collects the positional arguments and the value of each "--name value" option listed in
  * `names` (NULL-terminated); unknown options are usage errors. --json is accepted. */
@@ -180,6 +181,20 @@ static int command_chains(cli_session *s, const char *text, mc_chain_id **out, s
     return cli_resolve_chain(&s->wallet, NULL, &(*out)[(*n)++]);
 }
 
+/* Brings one validator up to date on a chain. A validator whose processes were just
+ * restarted may refuse connections for a moment (its proxies reconnect to its shards with
+ * backoff), so a failure is retried for about two seconds before it becomes a warning. */
+static void update_validator(cli_session *s, size_t v, const mc_chain_id *chain) {
+    mc_error err = {0};
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (mc_client_update_validator(s->client, v, chain, &err) == MC_OK)
+            return;
+        usleep(400000);
+    }
+    fprintf(stderr, "warning: validator %s not updated: %s\n",
+            s->wallet.committee.validators[v].network_address, err.message);
+}
+
 int cmd_sync(cli_globals *g, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         printf("usage: %s sync [CHAIN] [--json]\n\n"
@@ -204,12 +219,8 @@ int cmd_sync(cli_globals *g, int argc, char **argv) {
             rc = fail_with(&err);
         /* Validators that missed blocks get them now (one that is down is only a warning:
          * the network tolerates it). */
-        for (size_t v = 0; !rc && v < s.n_nodes; v++) {
-            mc_error verr = {0};
-            if (mc_client_update_validator(s.client, v, &chains[i], &verr))
-                fprintf(stderr, "warning: validator %s not updated: %s\n",
-                        s.wallet.committee.validators[v].network_address, verr.message);
-        }
+        for (size_t v = 0; !rc && v < s.n_nodes; v++)
+            update_validator(&s, v, &chains[i]);
         if (!rc) {
             if (g->json)
                 printf("{\"next_block_height\": %llu, \"pending_messages\": %zu}\n",

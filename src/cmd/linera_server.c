@@ -72,7 +72,7 @@ static void run_usage(FILE *out) {
             "  --block-time-grace-period-ms MS    how far in the future a block may be "
             "dated (500)\n"
             "  --cross-chain-retry-delay-ms MS    backoff unit of cross-chain retries (100)\n"
-            "  --cross-chain-max-backoff-ms MS    longest wait between retries (5000)\n"
+            "  --cross-chain-max-backoff-ms MS    longest wait between retries (1000)\n"
             "  --log-format text|json             log line format (level: LINERA_LOG or "
             "RUST_LOG)\n"
             "%s",

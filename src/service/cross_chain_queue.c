@@ -397,6 +397,7 @@ void mc_xchain_queue_enqueue(void *ctx, const mc_cross_chain_request *req) {
     /* A fresh request is a fresh chance: whoever produced it (a new block, a client pushing
      * a certificate again) has reason to think the target is back. */
     s->not_before_ms = 0;
+    s->attempt = 0;
     if (s->pending) {
         s->pending = newest(s->pending, copy);
         q->stats.replaced++;
