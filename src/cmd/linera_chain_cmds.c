@@ -171,14 +171,9 @@ int cmd_query_balance(cli_globals *g, int argc, char **argv) {
     return rc;
 }
 
-/* The chains a command applies to: the one named, or every chain of the wallet with an
- * owner key when none is named (sync and process-inbox). */
-static int command_chains(cli_session *s, const char *text, mc_chain_id **out, size_t *n) {
-    *n = 0;
-    *out = mc_calloc(s->wallet.n_chains + 1, sizeof **out);
-    if (text)
-        return cli_resolve_chain(&s->wallet, text, &(*out)[(*n)++]);
-    return cli_resolve_chain(&s->wallet, NULL, &(*out)[(*n)++]);
+/* The optional CHAIN argument of sync and process-inbox (default: the default chain). */
+static int chain_argument(cli_session *s, int argc, char **argv, mc_chain_id *out) {
+    return cli_resolve_chain(&s->wallet, argc > 1 && argv[1][0] != '-' ? argv[1] : NULL, out);
 }
 
 /* Brings one validator up to date on a chain. A validator whose processes were just
@@ -207,31 +202,28 @@ int cmd_sync(cli_globals *g, int argc, char **argv) {
     int rc = cli_session_open(g, &s);
     if (rc)
         return rc;
-    mc_chain_id *chains;
-    size_t n;
-    rc = command_chains(&s, argc > 1 && argv[1][0] != '-' ? argv[1] : NULL, &chains, &n);
-    for (size_t i = 0; i < n && !rc; i++) {
-        size_t pending = 0;
-        rc = sync_chain(&s, &chains[i], &pending);
-        mc_error err = {0};
-        mc_chain_info info;
-        if (!rc && mc_client_local_info(s.client, &chains[i], NULL, &info, &err))
-            rc = fail_with(&err);
-        /* Validators that missed blocks get them now (one that is down is only a warning:
-         * the network tolerates it). */
-        for (size_t v = 0; !rc && v < s.n_nodes; v++)
-            update_validator(&s, v, &chains[i]);
-        if (!rc) {
-            if (g->json)
-                printf("{\"next_block_height\": %llu, \"pending_messages\": %zu}\n",
-                       (unsigned long long)info.next_block_height, pending);
-            else
-                printf("height %llu, %zu pending incoming bundles\n",
-                       (unsigned long long)info.next_block_height, pending);
-            mc_chain_info_free(&info);
-        }
+    mc_chain_id chain;
+    rc = chain_argument(&s, argc, argv, &chain);
+    size_t pending = 0;
+    mc_error err = {0};
+    mc_chain_info info;
+    if (!rc)
+        rc = sync_chain(&s, &chain, &pending);
+    if (!rc && mc_client_local_info(s.client, &chain, NULL, &info, &err))
+        rc = fail_with(&err);
+    /* Validators that missed blocks get them now (one that is down is only a warning: the
+     * network tolerates it). */
+    for (size_t v = 0; !rc && v < s.n_nodes; v++)
+        update_validator(&s, v, &chain);
+    if (!rc) {
+        if (g->json)
+            printf("{\"next_block_height\": %llu, \"pending_messages\": %zu}\n",
+                   (unsigned long long)info.next_block_height, pending);
+        else
+            printf("height %llu, %zu pending incoming bundles\n",
+                   (unsigned long long)info.next_block_height, pending);
+        mc_chain_info_free(&info);
     }
-    free(chains);
     cli_session_close(&s);
     return rc;
 }
@@ -248,15 +240,11 @@ int cmd_process_inbox(cli_globals *g, int argc, char **argv) {
     int rc = cli_session_open(g, &s);
     if (rc)
         return rc;
-    mc_chain_id *chains;
-    size_t n;
-    rc = command_chains(&s, argc > 1 && argv[1][0] != '-' ? argv[1] : NULL, &chains, &n);
-    for (size_t i = 0; i < n && !rc; i++) {
-        mc_error err = {0};
-        if (mc_client_process_inbox(s.client, &chains[i], &err))
-            rc = fail_with(&err);
-    }
-    free(chains);
+    mc_chain_id chain;
+    mc_error err = {0};
+    rc = chain_argument(&s, argc, argv, &chain);
+    if (!rc && mc_client_process_inbox(s.client, &chain, &err))
+        rc = fail_with(&err);
     cli_session_close(&s);
     return rc;
 }
@@ -404,8 +392,7 @@ int cmd_change_ownership(cli_globals *g, int argc, char **argv) {
         }
     }
     mc_ownership_free(&own);
-    if (!rc || s.client)
-        cli_session_close(&s);
+    cli_session_close(&s); /* a session that failed to open is empty: closing it is a no-op */
     return rc;
 }
 

@@ -135,15 +135,10 @@ Test(consensus, single_leader_rounds_time_out_until_the_owner_leads) {
 static void run_transfers_with_faulty(tn_behaviour b) {
     tn_net *net = tn_new(4, 2, false);
     tn_set_behaviour(net, 3, b);
-    mc_keypair ka, kb;
-    tn_key(&ka, 1);
-    tn_key(&kb, 2);
-    mc_ownership oa = {0}, ob = {0};
-    mc_owner a = mc_owner_from_pubkey(&ka.pub), bo = mc_owner_from_pubkey(&kb.pub);
-    mc_ownership_single(&oa, &a);
-    mc_ownership_single(&ob, &bo);
-    mc_chain_id ca = tn_add_chain(net, &oa, TOKENS(10)), cb = tn_add_chain(net, &ob, 0);
-    mc_client *alice = tn_client(net, &ka, 1), *bob = tn_client(net, &kb, 1);
+    tn_two_chains t;
+    tn_two_chains_setup(&t, net, TOKENS(10));
+    mc_chain_id ca = t.a, cb = t.b;
+    mc_client *alice = t.alice_client, *bob = t.bob_client;
     mc_error err = {0};
     mc_account to_b = {.chain_id = cb, .owner = CHAIN_ACCOUNT};
     for (int k = 0; k < 3; k++)
@@ -155,11 +150,7 @@ static void run_transfers_with_faulty(tn_behaviour b) {
     }
     assert_no_fork(net, &ca);
     assert_no_fork(net, &cb);
-    mc_ownership_free(&oa);
-    mc_ownership_free(&ob);
-    tn_client_free(alice);
-    tn_client_free(bob);
-    tn_free(net);
+    tn_two_chains_free(&t);
 }
 
 Test(consensus, progress_with_one_validator_down) {
@@ -250,15 +241,10 @@ Test(consensus, equivocation_under_contention_never_forks, .disabled = false) {
 
 Test(consensus, lagging_validator_is_caught_up_including_sender_chains) {
     tn_net *net = tn_new(4, 2, false);
-    mc_keypair ka, kb;
-    tn_key(&ka, 1);
-    tn_key(&kb, 2);
-    mc_ownership oa = {0}, ob = {0};
-    mc_owner a = mc_owner_from_pubkey(&ka.pub), bo = mc_owner_from_pubkey(&kb.pub);
-    mc_ownership_single(&oa, &a);
-    mc_ownership_single(&ob, &bo);
-    mc_chain_id ca = tn_add_chain(net, &oa, TOKENS(10)), cb = tn_add_chain(net, &ob, 0);
-    mc_client *alice = tn_client(net, &ka, 1), *bob = tn_client(net, &kb, 1);
+    tn_two_chains t;
+    tn_two_chains_setup(&t, net, TOKENS(10));
+    mc_chain_id ca = t.a, cb = t.b;
+    mc_client *alice = t.alice_client, *bob = t.bob_client;
     mc_error err = {0};
     mc_account to_b = {.chain_id = cb, .owner = CHAIN_ACCOUNT};
     tn_set_behaviour(net, 3, TN_DOWN);
@@ -278,11 +264,7 @@ Test(consensus, lagging_validator_is_caught_up_including_sender_chains) {
     expect_ok(mc_client_transfer(alice, &ca, &CHAIN_ACCOUNT, &to_b, TOKENS(1), &err), &err);
     cr_assert(tn_balance(net, 3, &ca, NULL) == TOKENS(6));
     assert_no_fork(net, &ca);
-    mc_ownership_free(&oa);
-    mc_ownership_free(&ob);
-    tn_client_free(alice);
-    tn_client_free(bob);
-    tn_free(net);
+    tn_two_chains_free(&t);
 }
 
 Test(consensus, client_synchronizes_from_validators) {
@@ -317,15 +299,10 @@ Test(consensus, client_synchronizes_from_validators) {
  * certificate it needs (not just the first few). */
 Test(consensus, fresh_client_syncs_a_block_that_received_many_bundles) {
     tn_net *net = tn_new(4, 2, false);
-    mc_keypair ka, kb;
-    tn_key(&ka, 1);
-    tn_key(&kb, 2);
-    mc_ownership oa = {0}, ob = {0};
-    mc_owner a = mc_owner_from_pubkey(&ka.pub), bo = mc_owner_from_pubkey(&kb.pub);
-    mc_ownership_single(&oa, &a);
-    mc_ownership_single(&ob, &bo);
-    mc_chain_id ca = tn_add_chain(net, &oa, TOKENS(100)), cb = tn_add_chain(net, &ob, 0);
-    mc_client *alice = tn_client(net, &ka, 1), *bob = tn_client(net, &kb, 1);
+    tn_two_chains t;
+    tn_two_chains_setup(&t, net, TOKENS(100));
+    mc_chain_id ca = t.a, cb = t.b;
+    mc_client *alice = t.alice_client, *bob = t.bob_client;
     mc_error err = {0};
     mc_account to_b = {.chain_id = cb, .owner = CHAIN_ACCOUNT};
     for (int k = 0; k < 10; k++)
@@ -334,18 +311,14 @@ Test(consensus, fresh_client_syncs_a_block_that_received_many_bundles) {
     mc_chain_info info = tn_info(net, 0, &cb, NULL);
     cr_assert_eq(info.next_block_height, 1, "one block received all ten bundles");
     mc_chain_info_free(&info);
-    mc_client *fresh = tn_client(net, &kb, 1);
+    mc_client *fresh = tn_client(net, &t.bob_key, 1);
     expect_ok(mc_client_synchronize(fresh, &cb, &err), &err);
     expect_ok(mc_client_local_info(fresh, &cb, NULL, &info, &err), &err);
     cr_assert_eq(info.next_block_height, 1);
     cr_assert(info.chain_balance == TOKENS(10));
     mc_chain_info_free(&info);
-    mc_ownership_free(&oa);
-    mc_ownership_free(&ob);
-    tn_client_free(alice);
-    tn_client_free(bob);
     tn_client_free(fresh);
-    tn_free(net);
+    tn_two_chains_free(&t);
 }
 
 /* A super owner's block is confirmed in the fast round: one round trip, confirmed votes

@@ -9,29 +9,10 @@
 
 static const mc_owner CHAIN_ACCOUNT = {.is_chain = true};
 
-typedef struct {
-    tn_net *net;
-    mc_keypair alice_key, bob_key;
-    mc_owner alice, bob;
-    mc_chain_id a, b;
-    mc_client *alice_client, *bob_client;
-} two_chains;
+typedef tn_two_chains two_chains;
 
 static void setup_net(two_chains *t, tn_net *net) {
-    t->net = net;
-    tn_key(&t->alice_key, 1);
-    tn_key(&t->bob_key, 2);
-    t->alice = mc_owner_from_pubkey(&t->alice_key.pub);
-    t->bob = mc_owner_from_pubkey(&t->bob_key.pub);
-    mc_ownership oa = {0}, ob = {0};
-    mc_ownership_single(&oa, &t->alice);
-    mc_ownership_single(&ob, &t->bob);
-    t->a = tn_add_chain(t->net, &oa, TOKENS(100));
-    t->b = tn_add_chain(t->net, &ob, 0);
-    mc_ownership_free(&oa);
-    mc_ownership_free(&ob);
-    t->alice_client = tn_client(t->net, &t->alice_key, 1);
-    t->bob_client = tn_client(t->net, &t->bob_key, 1);
+    tn_two_chains_setup(t, net, TOKENS(100));
 }
 
 static void setup_two_chains(two_chains *t, uint32_t shards, bool rocksdb) {
@@ -39,9 +20,7 @@ static void setup_two_chains(two_chains *t, uint32_t shards, bool rocksdb) {
 }
 
 static void teardown_two_chains(two_chains *t) {
-    tn_client_free(t->alice_client);
-    tn_client_free(t->bob_client);
-    tn_free(t->net);
+    tn_two_chains_free(t);
 }
 
 static void expect_ok(mc_status st, const mc_error *err) {

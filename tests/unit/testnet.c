@@ -330,3 +330,26 @@ mc_amount tn_balance(tn_net *net, size_t i, const mc_chain_id *chain, const mc_o
     mc_chain_info_free(&info);
     return a;
 }
+
+void tn_two_chains_setup(tn_two_chains *t, tn_net *net, mc_amount a_balance) {
+    t->net = net;
+    tn_key(&t->alice_key, 1);
+    tn_key(&t->bob_key, 2);
+    t->alice = mc_owner_from_pubkey(&t->alice_key.pub);
+    t->bob = mc_owner_from_pubkey(&t->bob_key.pub);
+    mc_ownership oa = {0}, ob = {0};
+    mc_ownership_single(&oa, &t->alice);
+    mc_ownership_single(&ob, &t->bob);
+    t->a = tn_add_chain(t->net, &oa, a_balance);
+    t->b = tn_add_chain(t->net, &ob, 0);
+    mc_ownership_free(&oa);
+    mc_ownership_free(&ob);
+    t->alice_client = tn_client(t->net, &t->alice_key, 1);
+    t->bob_client = tn_client(t->net, &t->bob_key, 1);
+}
+
+void tn_two_chains_free(tn_two_chains *t) {
+    tn_client_free(t->alice_client);
+    tn_client_free(t->bob_client);
+    tn_free(t->net);
+}

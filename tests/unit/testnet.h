@@ -76,6 +76,20 @@ void tn_set_behaviour(tn_net *net, size_t i, tn_behaviour b);
 /* Stops validator i (closing its storage) and restarts it on the same storage. */
 void tn_restart(tn_net *net, size_t i);
 
+/* The usual fixture: alice owns chain a (with a_balance), bob owns chain b (empty), each
+ * with a client holding only their key (seeds 1 and 2). */
+typedef struct {
+    tn_net *net;
+    mc_keypair alice_key, bob_key;
+    mc_owner alice, bob;
+    mc_chain_id a, b;
+    mc_client *alice_client, *bob_client;
+} tn_two_chains;
+
+/* Takes ownership of net (freed by tn_two_chains_free). */
+void tn_two_chains_setup(tn_two_chains *t, tn_net *net, mc_amount a_balance);
+void tn_two_chains_free(tn_two_chains *t);
+
 /* A chain's info as validator i sees it (directly from its storage). */
 mc_chain_info tn_info(tn_net *net, size_t i, const mc_chain_id *chain, const mc_owner *owner);
 /* Balance of an account at validator i. */
