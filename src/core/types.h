@@ -22,6 +22,7 @@
 #define MC_CORE_TYPES_H
 
 #include "base/buf.h"
+#include "base/limits.h"
 #include "base/status.h"
 #include "codec/bcs.h"
 #include "core/amount.h"
@@ -37,10 +38,7 @@ typedef uint32_t mc_epoch;
 /* Microseconds since the Unix epoch. */
 typedef uint64_t mc_timestamp;
 
-/* Upper bounds enforced by decoders (beyond the input-length check). */
-#define MC_MAX_NETWORK_ADDRESS_LEN 256
-#define MC_MAX_TRANSACTIONS 10000
-#define MC_MAX_COMMITTEE_SIZE 1000
+/* Upper bounds enforced by decoders (beyond the input-length check) are in base/limits.h. */
 
 /* ------------------------------------------------------------------------------------------
  * Owners and accounts

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/limits.h"
 
 /* ---- status codes ---------------------------------------------------------------------- */
 
@@ -69,9 +70,9 @@ typedef struct mc_rpc_server mc_rpc_server;
 /* The server side of one server-streaming call; valid only inside its handler. */
 typedef struct mc_rpc_stream mc_rpc_stream;
 
-#define MC_RPC_DEFAULT_MAX_MESSAGE (16u * 1024u * 1024u)
+#define MC_RPC_DEFAULT_MAX_MESSAGE MC_MAX_MESSAGE_BYTES
 #define MC_RPC_DEFAULT_WORKERS 4
-#define MC_RPC_DEFAULT_MAX_STREAMS 256
+#define MC_RPC_DEFAULT_MAX_STREAMS MC_MAX_STREAMS_DEFAULT
 /* Room a handler gets for its error message, including the terminating NUL. */
 #define MC_RPC_MSG_MAX 256
 /* Method name of the built-in health check. */

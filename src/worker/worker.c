@@ -14,7 +14,6 @@
 #include <time.h>
 
 #define LOCK_STRIPES 64
-#define MAX_DOWNLOAD 100
 
 /* The reference's metric names (dashboards and alerts use them). NULL when disabled. */
 typedef struct {
@@ -835,7 +834,8 @@ out:
 void mc_worker_download(mc_worker *w, const mc_download_request *q, mc_node_response *resp) {
     memset(resp, 0, sizeof *resp);
     resp->kind = MC_RESPONSE_CERTIFICATES;
-    uint32_t limit = q->limit < MAX_DOWNLOAD ? q->limit : MAX_DOWNLOAD;
+    uint32_t limit =
+        q->limit < MC_MAX_DOWNLOAD_CERTIFICATES ? q->limit : MC_MAX_DOWNLOAD_CERTIFICATES;
     for (uint32_t i = 0; i < limit; i++) {
         mc_certificate c = {0};
         mc_error err = {0};
