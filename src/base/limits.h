@@ -29,6 +29,20 @@
 /* Certificates in one download answer. */
 #define MC_MAX_DOWNLOAD_CERTIFICATES 100
 
+/* ---- clients: liveness (docs/PROTOCOL.md section 6) ---- */
+
+/* Incoming bundles a client puts into one block (the rest wait for the next blocks): far
+ * below MC_MAX_TRANSACTIONS, so that a flooded inbox still leaves room for the owner's
+ * operations, and every block stays cheap to execute and to send. */
+#define MC_MAX_BLOCK_INCOMING_BUNDLES 1000
+/* Bytes of the encoded incoming bundles in one block: with the block's operations and
+ * outcome, a proposal, its certificates and a chain-info answer that carries both stay
+ * well under MC_MAX_MESSAGE_BYTES. (A single bundle above it still goes alone.) */
+#define MC_MAX_BLOCK_INCOMING_BYTES (2u * 1024u * 1024u)
+/* Microseconds a client sleeps, at most, waiting for a quorum of validators to let the
+ * current round time out; a longer round makes the command fail and say so instead. */
+#define MC_MAX_ROUND_WAIT_US (120u * 1000000u)
+
 /* ---- subscriptions (rpc) ---- */
 
 /* Concurrent server-streaming calls (Subscribe) per server, by default. */

@@ -88,13 +88,39 @@ mc_round mc_round_first(const mc_ownership *o) {
     return make_round(MC_ROUND_SINGLE_LEADER, 0);
 }
 
+/* Whether MultiLeader(n) is followed by another multi-leader round. In 64 bits, so that
+ * MultiLeader(2^32 - 1) never wraps around to MultiLeader(0). */
+static bool has_next_multi_leader(const mc_ownership *o, uint32_t n) {
+    return (uint64_t)n + 1 < (uint64_t)o->multi_leader_rounds;
+}
+
+bool mc_round_valid(const mc_ownership *o, const mc_round *r) {
+    switch (r->kind) {
+    case MC_ROUND_FAST:
+        return o->n_super_owners > 0;
+    case MC_ROUND_MULTI_LEADER:
+        return r->number < o->multi_leader_rounds;
+    case MC_ROUND_SINGLE_LEADER:
+    case MC_ROUND_VALIDATOR:
+        return true;
+    }
+    return false;
+}
+
+bool mc_next_height(mc_height h, mc_height *next) {
+    if (h == UINT64_MAX)
+        return false;
+    *next = h + 1;
+    return true;
+}
+
 mc_round mc_round_next(const mc_ownership *o, const mc_round *r) {
     switch (r->kind) {
     case MC_ROUND_FAST:
         return o->multi_leader_rounds > 0 ? make_round(MC_ROUND_MULTI_LEADER, 0)
                                           : make_round(MC_ROUND_SINGLE_LEADER, 0);
     case MC_ROUND_MULTI_LEADER:
-        if (r->number + 1 < o->multi_leader_rounds)
+        if (has_next_multi_leader(o, r->number))
             return make_round(MC_ROUND_MULTI_LEADER, r->number + 1);
         return make_round(MC_ROUND_SINGLE_LEADER, 0);
     case MC_ROUND_SINGLE_LEADER:
@@ -118,7 +144,7 @@ bool mc_round_duration(const mc_ownership *o, const mc_round *r, uint64_t *durat
     case MC_ROUND_MULTI_LEADER:
         /* Owners may move to the next multi-leader round at will; only the last one needs
          * a timeout to reach the single-leader rounds. */
-        if (r->number + 1 < o->multi_leader_rounds)
+        if (has_next_multi_leader(o, r->number))
             return false;
         *duration_us = t->base_timeout_us;
         return true;
@@ -302,6 +328,12 @@ mc_check_result mc_manager_check_proposal(const mc_manager *m, const mc_ownershi
         return MC_CHECK_ALREADY;
     mc_owner signer = mc_owner_from_pubkey(&p->public_key);
     const mc_round *round = &p->content.round;
+    mc_height next;
+    if (!mc_next_height(height, &next))
+        return reject(code, MC_NODE_ERR_INVALID, err, "no block can follow this height");
+    if (!mc_round_valid(o, round))
+        return reject(code, MC_NODE_ERR_WRONG_ROUND, err,
+                      "round does not exist for this chain's ownership");
     if (!mc_round_can_propose(o, height, round, &signer))
         return reject(code, MC_NODE_ERR_WRONG_ROUND, err, "signer may not propose in this round");
     mc_check_result r = check_round(m, o, p, &signer, code, err);
@@ -357,8 +389,12 @@ void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o, const mc_blo
 
 /* ---- validated certificates ---- */
 
-mc_check_result mc_manager_check_validated(const mc_manager *m, const mc_certificate *cert,
-                                           mc_node_error_code *code, mc_error *err) {
+mc_check_result mc_manager_check_validated(const mc_manager *m, const mc_ownership *o,
+                                           const mc_certificate *cert, mc_node_error_code *code,
+                                           mc_error *err) {
+    if (!mc_round_valid(o, &cert->round) || cert->round.kind == MC_ROUND_FAST)
+        return reject(code, MC_NODE_ERR_WRONG_ROUND, err,
+                      "validated certificate from a round that does not exist for this chain");
     mc_hash h = mc_certificate_value_hash(cert);
     if (m->has_confirmed_vote && mc_hash_equal(&m->confirmed_vote.value.value_hash, &h) &&
         mc_round_equal(&m->confirmed_vote.value.round, &cert->round))
@@ -414,6 +450,30 @@ mc_check_result mc_manager_vote_timeout(mc_manager *m, const mc_ownership *o,
     set_vote(&m->timeout_vote, &m->has_timeout_vote, MC_CERT_TIMEOUT, &h, round, &value->chain_id,
              kp);
     (void)o;
+    return MC_CHECK_VOTE;
+}
+
+mc_check_result mc_manager_check_timeout(const mc_manager *m, const mc_ownership *o,
+                                         const mc_certificate *cert,
+                                         const mc_timeout_value *current, mc_node_error_code *code,
+                                         mc_error *err) {
+    const mc_timeout_value *tv = &cert->timeout;
+    if (cert->kind != MC_CERT_TIMEOUT)
+        return reject(code, MC_NODE_ERR_INVALID, err, "not a timeout certificate");
+    if (!mc_hash_equal(&tv->chain_id, &current->chain_id))
+        return reject(code, MC_NODE_ERR_INVALID, err, "timeout certificate for another chain");
+    if (tv->height != current->height)
+        return reject(code, MC_NODE_ERR_WRONG_HEIGHT, err,
+                      "timeout certificate for another height");
+    if (tv->epoch != current->epoch)
+        return reject(code, MC_NODE_ERR_INVALID, err, "timeout certificate for another epoch");
+    if (!mc_round_valid(o, &cert->round))
+        return reject(code, MC_NODE_ERR_WRONG_ROUND, err,
+                      "timeout certificate for a round that does not exist for this chain");
+    /* Any round is acceptable, above the current one or not: a certificate for round r
+     * proves that a quorum gave up on r, so every validator may move past it, however far
+     * behind it is. An older one simply changes nothing. */
+    (void)m;
     return MC_CHECK_VOTE;
 }
 

@@ -54,6 +54,12 @@ void mc_manager_free(mc_manager *m);
 mc_round mc_round_first(const mc_ownership *o);
 /* The round after r. */
 mc_round mc_round_next(const mc_ownership *o, const mc_round *r);
+/* Whether round r exists for this ownership: Fast only with super owners, MultiLeader(n)
+ * only for n < multi_leader_rounds. Proposals, validated and timeout certificates in other
+ * rounds are refused (and a client never works in them). */
+bool mc_round_valid(const mc_ownership *o, const mc_round *r);
+/* The height after h; false when h is the largest height (no block may follow it). */
+bool mc_next_height(mc_height h, mc_height *next);
 /* How long round r lasts before validators sign timeouts; false if it never times out. */
 bool mc_round_duration(const mc_ownership *o, const mc_round *r, uint64_t *duration_us);
 /* The single leader of a round (deterministic, weighted by owner weight). False for
@@ -93,8 +99,9 @@ void mc_manager_vote_proposal(mc_manager *m, const mc_ownership *o, const mc_blo
 /* ---- validated certificates ---- */
 
 /* Checks a (verified) validated certificate for the current height. */
-mc_check_result mc_manager_check_validated(const mc_manager *m, const mc_certificate *cert,
-                                           mc_node_error_code *code, mc_error *err);
+mc_check_result mc_manager_check_validated(const mc_manager *m, const mc_ownership *o,
+                                           const mc_certificate *cert, mc_node_error_code *code,
+                                           mc_error *err);
 
 /* Locks on the certificate and, if it is from the current round, signs a confirmed vote. */
 void mc_manager_vote_validated(mc_manager *m, const mc_ownership *o, const mc_certificate *cert,
@@ -110,8 +117,18 @@ mc_check_result mc_manager_vote_timeout(mc_manager *m, const mc_ownership *o,
                                         const mc_keypair *kp, mc_timestamp now,
                                         mc_node_error_code *code, mc_error *err);
 
-/* Applies a (verified) timeout certificate for the current height: moves to the round
- * after it if that is ahead. Returns true if the manager changed. */
+/* Checks a timeout certificate whose signatures were verified against the committee:
+ * it must be about `current` (this chain, its next height and its epoch) and for a round
+ * that exists for the ownership. A certificate for any such round is acceptable, at,
+ * above or below the current round (see mc_manager_handle_timeout). Returns
+ * MC_CHECK_VOTE (apply it) or MC_CHECK_REJECT. */
+mc_check_result mc_manager_check_timeout(const mc_manager *m, const mc_ownership *o,
+                                         const mc_certificate *cert,
+                                         const mc_timeout_value *current, mc_node_error_code *code,
+                                         mc_error *err);
+
+/* Applies a checked timeout certificate: keeps the highest one and moves to the round
+ * after it if that is ahead of the current round. Returns true if the manager changed. */
 bool mc_manager_handle_timeout(mc_manager *m, const mc_ownership *o, const mc_certificate *cert,
                                mc_timestamp now);
 

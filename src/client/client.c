@@ -1,6 +1,7 @@
 #include "client/client.h"
 
 #include "chain/chain_store.h"
+#include "base/log.h"
 #include "chain/manager.h"
 #include "worker/local_validator.h"
 
@@ -13,7 +14,6 @@
 #define MAX_RECOVERY_DEPTH 32
 #define SEND_TRIES 5
 #define DOWNLOAD_BATCH 50
-#define MAX_TIMEOUT_SLEEP_US (30u * 1000000u)
 
 struct mc_client {
     mc_committee committee;
@@ -23,6 +23,8 @@ struct mc_client {
     mc_local_validator *local; /* non-voting node holding our chains */
     mc_clock clock;
     unsigned max_attempts;
+    size_t max_block_bundles;
+    size_t max_block_bundle_bytes;
     mc_keypair *keys;
     size_t n_keys;
 };
@@ -39,6 +41,14 @@ mc_client *mc_client_new(const mc_client_config *cfg) {
     c->local_store = cfg->local_store;
     c->clock = cfg->clock;
     c->max_attempts = cfg->max_attempts ? cfg->max_attempts : 10;
+    c->max_block_bundles =
+        cfg->max_block_bundles && cfg->max_block_bundles < MC_MAX_BLOCK_INCOMING_BUNDLES
+            ? cfg->max_block_bundles
+            : MC_MAX_BLOCK_INCOMING_BUNDLES;
+    c->max_block_bundle_bytes =
+        cfg->max_block_bundle_bytes && cfg->max_block_bundle_bytes < MC_MAX_BLOCK_INCOMING_BYTES
+            ? cfg->max_block_bundle_bytes
+            : MC_MAX_BLOCK_INCOMING_BYTES;
     mc_local_validator_config lc = {.store = cfg->local_store,
                                     .key = NULL,
                                     .committee = &c->committee,
@@ -485,26 +495,10 @@ static mc_status process_locally(mc_client *c, const mc_certificate *cert, mc_er
     return mc_error_set(err, MC_ERR_INVALID, "cannot obtain the messages a block consumed");
 }
 
-mc_status mc_client_synchronize(mc_client *c, const mc_chain_id *chain, mc_error *err) {
-    mc_chain_info_query q = {.chain_id = *chain};
-    mc_buf req = {0};
-    mc_chain_info_query_encode(&req, &q);
-    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
-    mc_buf_free(&req);
-    mc_height target = 0;
-    size_t answered = 0;
-    for (size_t i = 0; i < c->n_validators; i++) {
-        if (!job_info(&jobs[i]))
-            continue;
-        answered++;
-        if (jobs[i].response.info.next_block_height > target)
-            target = jobs[i].response.info.next_block_height;
-    }
-    free_jobs(jobs, c->n_validators);
-    if (answered == 0)
-        return mc_error_set(err, MC_ERR_UNAVAILABLE, "no validator answered");
-    mc_height h = local_next_height(c, chain);
-    /* Try validators in turn; a validator that claims blocks it cannot serve is skipped. */
+/* Downloads chain's certificates from `h` up to `target` (exclusive), trying validators
+ * in turn: one that claims blocks it cannot serve is skipped. */
+static mc_status download_until(mc_client *c, const mc_chain_id *chain, mc_height h,
+                                mc_height target, mc_error *err) {
     for (size_t i = 0; i < c->n_validators && h < target; i++) {
         while (h < target) {
             mc_certificate *certs;
@@ -523,6 +517,47 @@ mc_status mc_client_synchronize(mc_client *c, const mc_chain_id *chain, mc_error
         }
     }
     return MC_OK;
+}
+
+/* Synchronises with whatever validators answer, up to the highest height any of them
+ * reports (and can prove with certificates). With need_quorum, fails with
+ * MC_ERR_UNAVAILABLE afterwards if the validators that answered hold less than a quorum
+ * of the votes: then the highest certified height may be missing from the answers. */
+static mc_status synchronize(mc_client *c, const mc_chain_id *chain, bool need_quorum,
+                             mc_error *err) {
+    mc_chain_info_query q = {.chain_id = *chain};
+    mc_buf req = {0};
+    mc_chain_info_query_encode(&req, &q);
+    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
+    mc_buf_free(&req);
+    mc_height target = 0;
+    size_t answered = 0;
+    uint64_t weight = 0;
+    for (size_t i = 0; i < c->n_validators; i++) {
+        if (!job_info(&jobs[i]) || !mc_hash_equal(&jobs[i].response.info.chain_id, chain))
+            continue;
+        answered++;
+        weight += mc_committee_weight(&c->committee, &c->validators[i].public_key);
+        if (jobs[i].response.info.next_block_height > target)
+            target = jobs[i].response.info.next_block_height;
+    }
+    free_jobs(jobs, c->n_validators);
+    if (answered == 0)
+        return mc_error_set(err, MC_ERR_UNAVAILABLE, "no validator answered");
+    mc_status st = download_until(c, chain, local_next_height(c, chain), target, err);
+    uint64_t quorum = mc_committee_quorum_threshold(&c->committee);
+    if (!st && need_quorum && weight < quorum)
+        st = mc_error_set(err, MC_ERR_UNAVAILABLE,
+                          "only %zu of %zu validators answered (%llu of %llu votes, a quorum is "
+                          "%llu): the chain may have newer blocks than they know",
+                          answered, c->n_validators, (unsigned long long)weight,
+                          (unsigned long long)mc_committee_total_votes(&c->committee),
+                          (unsigned long long)quorum);
+    return st;
+}
+
+mc_status mc_client_synchronize(mc_client *c, const mc_chain_id *chain, mc_error *err) {
+    return synchronize(c, chain, true, err);
 }
 
 mc_status mc_client_receive_messages(mc_client *c, const mc_chain_id *chain, size_t *n_pending,
@@ -587,7 +622,32 @@ static const mc_keypair *signing_key(const mc_client *c, const mc_ownership *o) 
     return NULL;
 }
 
-/* The next block for the chain: every pending bundle accepted, then the operations. */
+/* Adds the pending bundles (in the inbox's order, which keeps each origin's order) up to
+ * the per-block budget: a count that leaves room for n_ops operations, and bytes. The rest
+ * wait for the next blocks. */
+static void add_pending_bundles(const mc_client *c, const mc_chain_info *info, size_t n_ops,
+                                mc_proposed_block *b) {
+    size_t room = n_ops < MC_MAX_TRANSACTIONS ? MC_MAX_TRANSACTIONS - n_ops : 0;
+    size_t max_count = c->max_block_bundles < room ? c->max_block_bundles : room;
+    size_t bytes = 0;
+    mc_buf enc = {0};
+    for (size_t i = 0; i < info->n_requested_pending_bundles && i < max_count; i++) {
+        mc_transaction tx = {.kind = MC_TX_RECEIVE_MESSAGES};
+        tx.incoming = info->requested_pending_bundles[i];
+        /* A closed chain can only reject: its tracked credits bounce back to the senders. */
+        tx.incoming.action = info->closed ? MC_BUNDLE_REJECT : MC_BUNDLE_ACCEPT;
+        mc_buf_reset(&enc);
+        mc_transaction_encode(&enc, &tx);
+        if (i > 0 && bytes + enc.len > c->max_block_bundle_bytes)
+            break; /* (the first one always goes, so that no bundle blocks the inbox) */
+        bytes += enc.len;
+        mc_proposed_block_add_transaction(b, &tx);
+    }
+    mc_buf_free(&enc);
+}
+
+/* The next block for the chain: pending bundles accepted (up to the per-block budget),
+ * then the operations. */
 static mc_status build_block(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
                              size_t n_ops, mc_proposed_block *b, const mc_keypair **key,
                              mc_error *err) {
@@ -611,13 +671,7 @@ static mc_status build_block(mc_client *c, const mc_chain_id *chain, const mc_op
     b->authenticated_owner = mc_owner_from_pubkey(&(*key)->pub);
     b->has_previous_block_hash = info.has_block_hash;
     b->previous_block_hash = info.block_hash;
-    for (size_t i = 0; i < info.n_requested_pending_bundles; i++) {
-        mc_transaction tx = {.kind = MC_TX_RECEIVE_MESSAGES};
-        tx.incoming = info.requested_pending_bundles[i];
-        /* A closed chain can only reject: its tracked credits bounce back to the senders. */
-        tx.incoming.action = info.closed ? MC_BUNDLE_REJECT : MC_BUNDLE_ACCEPT;
-        mc_proposed_block_add_transaction(b, &tx);
-    }
+    add_pending_bundles(c, &info, n_ops, b);
     for (size_t i = 0; i < n_ops; i++) {
         mc_transaction tx = {.kind = MC_TX_EXECUTE_OPERATION, .operation = ops[i]};
         mc_proposed_block_add_transaction(b, &tx);
@@ -626,16 +680,119 @@ static mc_status build_block(mc_client *c, const mc_chain_id *chain, const mc_op
     return MC_OK;
 }
 
-/* What the validators report about the current height, gathered in one broadcast. */
+/* ---- what the validators report about the current height ---- */
+
+/* What a report is checked against: our block for this height (its chain, height, epoch
+ * and parent) and the chain's ownership. */
+typedef struct {
+    const mc_proposed_block *block;
+    const mc_ownership *ownership;
+} height_ctx;
+
+/* One validator's report about our height, after every piece of it was checked. */
+typedef struct {
+    bool at_height; /* answered about this chain, at our height, in a round that exists */
+    uint64_t weight;
+    mc_round round;
+    bool has_round_timeout;
+    mc_timestamp round_timeout;
+    const mc_block_proposal *proposed;  /* its latest proposal, verified; or NULL */
+    const mc_block_proposal *fast_lock; /* the fast block it voted for, verified; or NULL */
+} validator_view;
+
+/* Everything the validators report, gathered in one broadcast. Pointers point into the
+ * responses held by `jobs`. */
 typedef struct {
     call_job *jobs;
-    mc_round round;             /* the round to work in */
-    bool reached;               /* some validator answered at our height */
-    const mc_certificate *lock; /* highest verified validated certificate */
-    const mc_block_proposal *fast_lock;
-    bool conflict; /* someone else's proposal in `round` */
-    mc_timestamp round_timeout;
+    validator_view *vs;
+    mc_round round;                /* the highest round held by the validity threshold */
+    bool reached;                  /* some validator answered at our height */
+    bool behind;                   /* some validator answered at a lower height */
+    const mc_certificate *lock;    /* highest valid validated certificate */
+    const mc_certificate *timeout; /* highest valid timeout certificate */
 } round_view;
+
+/* Whether two proposed blocks are the same (by their canonical bytes). */
+static bool same_block(const mc_proposed_block *a, const mc_proposed_block *b) {
+    mc_buf ea = {0}, eb = {0};
+    mc_proposed_block_encode(&ea, a);
+    mc_proposed_block_encode(&eb, b);
+    bool same = ea.len == eb.len && memcmp(ea.data, eb.data, ea.len) == 0;
+    mc_buf_free(&ea);
+    mc_buf_free(&eb);
+    return same;
+}
+
+/* Whether a block is one of our chain at our height, extending the same tip. */
+static const char *check_block_position(const height_ctx *h, const mc_proposed_block *b) {
+    const mc_proposed_block *ours = h->block;
+    if (!mc_hash_equal(&b->chain_id, &ours->chain_id))
+        return "it is for another chain";
+    if (b->height != ours->height)
+        return "it is for another height";
+    if (b->epoch != ours->epoch)
+        return "it is for another epoch";
+    if (b->has_previous_block_hash != ours->has_previous_block_hash ||
+        (b->has_previous_block_hash &&
+         !mc_hash_equal(&b->previous_block_hash, &ours->previous_block_hash)))
+        return "it does not extend the chain's tip";
+    return NULL;
+}
+
+/* A lock (validated certificate) a validator hands us; NULL if it is acceptable. */
+static const char *check_lock(const mc_client *c, const height_ctx *h, const mc_certificate *l) {
+    if (l->kind != MC_CERT_VALIDATED)
+        return "it is not a validated certificate";
+    const char *why = check_block_position(h, &l->block.block);
+    if (why)
+        return why;
+    if (l->round.kind == MC_ROUND_FAST || !mc_round_valid(h->ownership, &l->round))
+        return "its round does not exist for this chain";
+    if (mc_certificate_check(l, &c->committee, NULL) != MC_OK)
+        return "its signatures are not a quorum of the committee";
+    return NULL;
+}
+
+static const char *check_timeout_cert(const mc_client *c, const height_ctx *h,
+                                      const mc_certificate *t) {
+    const mc_proposed_block *ours = h->block;
+    if (t->kind != MC_CERT_TIMEOUT)
+        return "it is not a timeout certificate";
+    if (!mc_hash_equal(&t->timeout.chain_id, &ours->chain_id))
+        return "it is for another chain";
+    if (t->timeout.height != ours->height)
+        return "it is for another height";
+    if (t->timeout.epoch != ours->epoch)
+        return "it is for another epoch";
+    if (!mc_round_valid(h->ownership, &t->round))
+        return "its round does not exist for this chain";
+    if (mc_certificate_check(t, &c->committee, NULL) != MC_OK)
+        return "its signatures are not a quorum of the committee";
+    return NULL;
+}
+
+/* A signed proposal a validator reports (its latest one, or its fast lock). */
+static const char *check_reported_proposal(const height_ctx *h, const mc_block_proposal *p,
+                                           bool fast_lock) {
+    const char *why = check_block_position(h, &p->content.block);
+    if (why)
+        return why;
+    const mc_round *r = &p->content.round;
+    if (!mc_round_valid(h->ownership, r))
+        return "its round does not exist for this chain";
+    if (fast_lock && (r->kind != MC_ROUND_FAST || p->original != MC_ORIGINAL_NONE))
+        return "it is not a fast-round proposal";
+    if (!mc_block_proposal_verify_signature(p))
+        return "its signature does not verify";
+    mc_owner signer = mc_owner_from_pubkey(&p->public_key);
+    if (!mc_round_can_propose(h->ownership, p->content.block.height, r, &signer))
+        return "its signer may not propose in its round";
+    return NULL;
+}
+
+static void log_ignored(size_t i, const char *what, const char *why) {
+    mc_log(MC_LOG_WARN, "client", "ignoring validator %zu's %s: %s", i, what, why);
+}
 
 static int cmp_round_desc(const void *a, const void *b) {
     return -mc_round_cmp(a, b);
@@ -644,17 +801,17 @@ static int cmp_round_desc(const void *a, const void *b) {
 /* The highest round that validators holding at least the validity threshold have
  * reached: at least one honest validator is there, so a Byzantine one cannot make us jump
  * ahead alone. */
-static mc_round agreed_round(mc_client *c, const call_job *jobs, mc_height height) {
+static mc_round agreed_round(mc_client *c, const validator_view *vs) {
     size_t n = 0;
     struct {
         mc_round round;
         uint64_t weight;
     } *rs = mc_calloc(c->n_validators, sizeof *rs);
     for (size_t i = 0; i < c->n_validators; i++) {
-        if (!job_info(&jobs[i]) || jobs[i].response.info.next_block_height != height)
+        if (!vs[i].at_height)
             continue;
-        rs[n].round = jobs[i].response.info.current_round;
-        rs[n].weight = mc_committee_weight(&c->committee, &c->validators[i].public_key);
+        rs[n].round = vs[i].round;
+        rs[n].weight = vs[i].weight;
         n++;
     }
     qsort(rs, n, sizeof *rs, cmp_round_desc);
@@ -671,78 +828,223 @@ static mc_round agreed_round(mc_client *c, const call_job *jobs, mc_height heigh
     return r;
 }
 
-/* Whether two proposed blocks are the same (by their canonical bytes). */
-static bool same_block(const mc_proposed_block *a, const mc_proposed_block *b) {
-    mc_buf ea = {0}, eb = {0};
-    mc_proposed_block_encode(&ea, a);
-    mc_proposed_block_encode(&eb, b);
-    bool same = ea.len == eb.len && memcmp(ea.data, eb.data, ea.len) == 0;
-    mc_buf_free(&ea);
-    mc_buf_free(&eb);
-    return same;
+/* Takes validator i's certificates into the view if they check out. */
+static void view_certificates(mc_client *c, const height_ctx *h, size_t i,
+                              const mc_chain_info *info, round_view *v) {
+    const mc_certificate *l = info->requested_locking;
+    const char *why;
+    if (l && (why = check_lock(c, h, l)) != NULL)
+        log_ignored(i, "lock", why);
+    else if (l && (!v->lock || mc_round_cmp(&l->round, &v->lock->round) > 0))
+        v->lock = l;
+    const mc_certificate *t = info->requested_timeout;
+    if (t && (why = check_timeout_cert(c, h, t)) != NULL)
+        log_ignored(i, "timeout certificate", why);
+    else if (t && (!v->timeout || mc_round_cmp(&t->round, &v->timeout->round) > 0))
+        v->timeout = t;
 }
 
-/* Reads the validators' consensus state at `height`. A proposal of our own block in the
- * current round is not a conflict: re-proposing it gets the same votes back. */
-static void read_round_view(mc_client *c, const mc_chain_id *chain, mc_height height,
-                            const mc_proposed_block *our_block, round_view *v) {
+/* Reads validator i's report into the view. */
+static void view_validator(mc_client *c, const height_ctx *h, size_t i, round_view *v) {
+    validator_view *vv = &v->vs[i];
+    vv->weight = mc_committee_weight(&c->committee, &c->validators[i].public_key);
+    if (!job_info(&v->jobs[i]))
+        return;
+    const mc_chain_info *info = &v->jobs[i].response.info;
+    if (!mc_hash_equal(&info->chain_id, &h->block->chain_id)) {
+        log_ignored(i, "chain information", "it is about another chain");
+        return;
+    }
+    if (info->next_block_height < h->block->height)
+        v->behind = true;
+    if (info->next_block_height != h->block->height)
+        return;
+    view_certificates(c, h, i, info, v);
+    if (!mc_round_valid(h->ownership, &info->current_round)) {
+        log_ignored(i, "round", "it does not exist for this chain");
+        return;
+    }
+    vv->at_height = true;
+    v->reached = true;
+    vv->round = info->current_round;
+    vv->has_round_timeout = info->has_round_timeout;
+    vv->round_timeout = info->round_timeout;
+    const char *why;
+    const mc_block_proposal *p = info->requested_proposed;
+    if (p && (why = check_reported_proposal(h, p, false)) != NULL)
+        log_ignored(i, "proposal", why);
+    else
+        vv->proposed = p;
+    const mc_block_proposal *fl = info->requested_fast_locking;
+    if (fl && (why = check_reported_proposal(h, fl, true)) != NULL)
+        log_ignored(i, "fast-round lock", why);
+    else
+        vv->fast_lock = fl;
+}
+
+/* Reads the validators' consensus state at our height, checking every lock, certificate
+ * and proposal they report against our chain, height, epoch and tip, the committee and
+ * the ownership: a bad one is logged and ignored, never acted on. */
+static void read_round_view(mc_client *c, const height_ctx *h, round_view *v) {
     memset(v, 0, sizeof *v);
+    const mc_chain_id *chain = &h->block->chain_id;
     mc_chain_info_query q = {.chain_id = *chain, .request_manager_values = true};
     mc_buf req = {0};
     mc_chain_info_query_encode(&req, &q);
     v->jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
     mc_buf_free(&req);
-    v->round = agreed_round(c, v->jobs, height);
-    for (size_t i = 0; i < c->n_validators; i++) {
-        if (!job_info(&v->jobs[i]) || v->jobs[i].response.info.next_block_height != height)
-            continue;
-        const mc_chain_info *info = &v->jobs[i].response.info;
-        v->reached = true;
-        if (info->has_round_timeout && mc_round_equal(&info->current_round, &v->round))
-            v->round_timeout = info->round_timeout;
-        const mc_certificate *l = info->requested_locking;
-        if (l && l->kind == MC_CERT_VALIDATED && mc_certificate_height(l) == height &&
-            (!v->lock || mc_round_cmp(&l->round, &v->lock->round) > 0) &&
-            mc_certificate_check(l, &c->committee, NULL) == MC_OK)
-            v->lock = l;
-        const mc_block_proposal *fl = info->requested_fast_locking;
-        if (fl && fl->content.round.kind == MC_ROUND_FAST && fl->content.block.height == height &&
-            mc_block_proposal_verify_signature(fl))
-            v->fast_lock = fl;
-        const mc_block_proposal *p = info->requested_proposed;
-        if (p && mc_round_equal(&p->content.round, &v->round) &&
-            !same_block(&p->content.block, our_block))
-            v->conflict = true;
-    }
+    v->vs = mc_calloc(c->n_validators, sizeof *v->vs);
+    for (size_t i = 0; i < c->n_validators; i++)
+        view_validator(c, h, i, v);
+    v->round = agreed_round(c, v->vs);
 }
 
 static void free_round_view(mc_client *c, round_view *v) {
     free_jobs(v->jobs, c->n_validators);
+    free(v->vs);
     v->jobs = NULL;
+    v->vs = NULL;
 }
 
-/* Collects timeout votes for `round` and broadcasts the resulting certificate. */
-static mc_status time_out_round(mc_client *c, const mc_chain_id *chain, mc_height height,
-                                mc_epoch epoch, const mc_round *round, mc_timestamp deadline,
-                                mc_error *err) {
+/* Brings the validators that are behind up to what some validator already proved: the
+ * blocks before our height, and the highest timeout certificate (a validator accepts one
+ * for any round and moves past it). Returns true if anything was sent. */
+static bool lift_laggards(mc_client *c, const height_ctx *h, const round_view *v) {
+    bool sent = false;
+    const mc_chain_id *chain = &h->block->chain_id;
+    for (size_t i = 0; v->behind && i < c->n_validators; i++) {
+        if (!job_info(&v->jobs[i]) ||
+            v->jobs[i].response.info.next_block_height >= h->block->height)
+            continue;
+        mc_error err = {0};
+        if (push_chain_until(c, i, chain, h->block->height, 0, &err) == MC_OK)
+            sent = true;
+    }
+    if (!v->timeout)
+        return sent;
+    mc_round opened = mc_round_next(h->ownership, &v->timeout->round);
+    bool needed = false;
+    for (size_t i = 0; i < c->n_validators; i++)
+        if (v->vs[i].at_height && mc_round_cmp(&v->vs[i].round, &opened) < 0)
+            needed = true;
+    if (needed) {
+        mc_error err = {0};
+        broadcast_certificate(c, v->timeout, &err);
+    }
+    return sent || needed;
+}
+
+/* The fast-round block to finish, if validators voted for one: the one with the most
+ * votes. *stuck is set when the fast round was split between different blocks so that
+ * none of them can ever gather a quorum (the validators that voted for a fast block only
+ * ever vote for that block again at this height). */
+static const mc_block_proposal *pick_fast_lock(mc_client *c, const round_view *v, bool *stuck) {
+    uint64_t locked = 0, best_weight = 0;
+    const mc_block_proposal *best = NULL;
+    *stuck = false;
+    for (size_t i = 0; i < c->n_validators; i++) {
+        const mc_block_proposal *fl = v->vs[i].fast_lock;
+        if (!fl)
+            continue;
+        locked += v->vs[i].weight;
+        uint64_t w = 0;
+        for (size_t j = 0; j < c->n_validators; j++)
+            if (v->vs[j].fast_lock &&
+                same_block(&v->vs[j].fast_lock->content.block, &fl->content.block))
+                w += v->vs[j].weight;
+        if (w > best_weight) {
+            best_weight = w;
+            best = fl;
+        }
+    }
+    if (!best)
+        return NULL;
+    uint64_t possible = mc_committee_total_votes(&c->committee) - locked + best_weight;
+    *stuck = possible < mc_committee_quorum_threshold(&c->committee);
+    return best;
+}
+
+/* Whether a validator in `round` holds someone's proposal for a block other than `b`. */
+static bool has_conflict(mc_client *c, const round_view *v, const mc_round *round,
+                         const mc_proposed_block *b) {
+    for (size_t i = 0; i < c->n_validators; i++) {
+        const mc_block_proposal *p = v->vs[i].proposed;
+        if (v->vs[i].at_height && p && mc_round_equal(&p->content.round, round) &&
+            !same_block(&p->content.block, b))
+            return true;
+    }
+    return false;
+}
+
+/* Whether some validator at our height is in a round below `round`. */
+static bool has_laggards(mc_client *c, const round_view *v, const mc_round *round) {
+    for (size_t i = 0; i < c->n_validators; i++)
+        if (v->vs[i].at_height && mc_round_cmp(&v->vs[i].round, round) < 0)
+            return true;
+    return false;
+}
+
+/* When a quorum of the validators in `round` will accept timeout votes: the earliest time
+ * at which validators in it holding a quorum have seen their timer expire (the latest
+ * timer if fewer are there). 0 if none of them has a timer. */
+static mc_timestamp quorum_deadline(mc_client *c, const round_view *v, const mc_round *round) {
+    mc_timestamp *ts = mc_calloc(c->n_validators, sizeof *ts);
+    uint64_t *ws = mc_calloc(c->n_validators, sizeof *ws);
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_validators; i++) {
+        const validator_view *vv = &v->vs[i];
+        if (!vv->at_height || !vv->has_round_timeout || !mc_round_equal(&vv->round, round))
+            continue;
+        size_t k = n++; /* insertion sort by time: n is the committee size */
+        while (k > 0 && ts[k - 1] > vv->round_timeout) {
+            ts[k] = ts[k - 1];
+            ws[k] = ws[k - 1];
+            k--;
+        }
+        ts[k] = vv->round_timeout;
+        ws[k] = vv->weight;
+    }
+    mc_timestamp deadline = n ? ts[n - 1] : 0;
+    uint64_t acc = 0;
+    for (size_t k = 0; k < n; k++) {
+        acc += ws[k];
+        if (acc >= mc_committee_quorum_threshold(&c->committee)) {
+            deadline = ts[k];
+            break;
+        }
+    }
+    free(ts);
+    free(ws);
+    return deadline;
+}
+
+/* Collects timeout votes for `round` and broadcasts the resulting certificate. With the
+ * system clock, first waits (at most MC_MAX_ROUND_WAIT_US) until a quorum's timers have
+ * expired. */
+static mc_status time_out_round(mc_client *c, const mc_proposed_block *b, const mc_round *round,
+                                mc_timestamp deadline, mc_error *err) {
     mc_timestamp t = mc_clock_now(&c->clock);
-    if (!c->clock.now && deadline > t && deadline - t <= MAX_TIMEOUT_SLEEP_US)
+    if (!c->clock.now && deadline > t && deadline - t <= MC_MAX_ROUND_WAIT_US)
         usleep((useconds_t)(deadline - t + 1000)); /* real clock: wait for the round to end */
-    mc_chain_info_query q = {.chain_id = *chain,
+    mc_chain_info_query q = {.chain_id = b->chain_id,
                              .request_leader_timeout = true,
-                             .timeout_height = height,
+                             .timeout_height = b->height,
                              .timeout_round = *round};
     mc_buf req = {0};
     mc_chain_info_query_encode(&req, &q);
-    mc_timeout_value tv = {.chain_id = *chain, .height = height, .epoch = epoch};
+    mc_timeout_value tv = {.chain_id = b->chain_id, .height = b->height, .epoch = b->epoch};
     mc_hash h = mc_timeout_value_hash(&tv);
     mc_certificate cert;
     char why[512];
-    bool ok = certify(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain, MC_CERT_TIMEOUT, &h, round,
-                      NULL, &tv, &cert, why, sizeof why);
+    bool ok = certify(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, &b->chain_id, MC_CERT_TIMEOUT, &h,
+                      round, NULL, &tv, &cert, why, sizeof why);
     mc_buf_free(&req);
-    if (!ok)
-        return mc_error_set(err, MC_ERR_UNAVAILABLE, "round has not timed out yet (%s)", why);
+    if (!ok) {
+        char rs[48];
+        mc_round_format(round, rs, sizeof rs);
+        return mc_error_set(err, MC_ERR_UNAVAILABLE, "round %s has not timed out yet (%s)", rs,
+                            why);
+    }
     mc_status st = broadcast_certificate(c, &cert, err);
     mc_certificate_free(&cert);
     return st;
@@ -811,75 +1113,6 @@ static mc_status stage(mc_client *c, const mc_proposed_block *b, mc_block_outcom
     return MC_OK;
 }
 
-/* Picks the round to propose in, or decides that the current round must time out first. */
-static bool choose_round(const mc_ownership *o, mc_height height, const round_view *v,
-                         const mc_owner *signer, mc_round *round) {
-    mc_round r = v->round;
-    if (v->conflict && (r.kind == MC_ROUND_FAST || r.kind == MC_ROUND_MULTI_LEADER))
-        r = mc_round_next(o, &r);
-    else if (v->conflict)
-        return false;
-    if (r.kind == MC_ROUND_FAST && !mc_ownership_is_super_owner(o, signer))
-        return false;
-    if (!mc_round_can_propose(o, height, &r, signer))
-        return false;
-    *round = r;
-    return true;
-}
-
-/* One attempt at adding a block at the current height. Returns MC_OK with *out set when a
- * block (ours or a locked one) was confirmed at this height. */
-static mc_status attempt(mc_client *c, const mc_proposed_block *b, const mc_keypair *key,
-                         const mc_block_outcome *outcome, const mc_hash *block_hash,
-                         const mc_ownership *o, mc_certificate *out, mc_error *err) {
-    mc_proposal_content content = {.block = *b, .round = mc_round_fast()};
-    round_view v;
-    read_round_view(c, &b->chain_id, b->height, b, &v);
-    if (!v.reached) {
-        free_round_view(c, &v);
-        return mc_error_set(err, MC_ERR_UNAVAILABLE, "no validator is at height %llu",
-                            (unsigned long long)b->height);
-    }
-    mc_owner signer = mc_owner_from_pubkey(&key->pub);
-    mc_round round;
-    mc_status st;
-    if (!choose_round(o, b->height, &v, &signer, &round)) {
-        st = time_out_round(c, &b->chain_id, b->height, b->epoch, &v.round, v.round_timeout, err);
-        free_round_view(c, &v);
-        return st ? st : MC_ERR_NOT_FOUND; /* NOT_FOUND: nothing confirmed yet, go on */
-    }
-    mc_block_proposal p;
-    memset(&p, 0, sizeof p);
-    mc_hash hash = *block_hash;
-    const mc_block_outcome *block_outcome = outcome;
-    if (v.lock && mc_round_cmp(&round, &v.lock->round) > 0) {
-        /* Someone's block is locked: re-propose it so the height can finish. */
-        content.block = v.lock->block.block;
-        content.outcome = v.lock->block.outcome;
-        content.has_outcome = true;
-        hash = mc_certificate_value_hash(v.lock);
-        block_outcome = &v.lock->block.outcome;
-    } else if (v.lock) {
-        st = finalize(c, v.lock, out, err);
-        free_round_view(c, &v);
-        return st;
-    }
-    content.round = round;
-    mc_block_proposal_sign(&p, &content, key);
-    mc_block_outcome saved = {0};
-    if (v.lock) {
-        p.original = MC_ORIGINAL_REGULAR;
-        mc_certificate_clone(&p.original_certificate, v.lock);
-        mc_block_outcome_clone(&saved, block_outcome); /* v is freed below */
-        block_outcome = &saved;
-    }
-    free_round_view(c, &v);
-    st = submit(c, &p, block_outcome, &hash, out, err);
-    mc_block_outcome_free(&saved);
-    mc_block_proposal_free(&p);
-    return st;
-}
-
 /* Our block for the current height. It is built once and kept across attempts while the
  * chain stays at that height, so that re-proposing in a round where we already proposed
  * sends exactly the same (deterministically signed) proposal: validators that voted for it
@@ -898,6 +1131,131 @@ static void our_block_free(our_block *o) {
         mc_block_outcome_free(&o->outcome);
     }
     memset(o, 0, sizeof *o);
+}
+
+/* What to do at this height: propose `block` (ours, or someone's that validators are
+ * locked on) in `round`, or time `round` out first. */
+typedef struct {
+    bool time_out;
+    mc_round round;
+    const mc_proposed_block *block;
+} plan;
+
+/* Picks the round (the liveness rules of docs/PROTOCOL.md section 6). */
+static plan choose_round(mc_client *c, const height_ctx *h, const round_view *v,
+                         const mc_owner *signer, const mc_proposed_block *block) {
+    const mc_ownership *o = h->ownership;
+    plan p = {.round = v->round, .block = block};
+    if (has_conflict(c, v, &p.round, block)) {
+        if (p.round.kind == MC_ROUND_FAST || p.round.kind == MC_ROUND_MULTI_LEADER)
+            p.round = mc_round_next(o, &p.round); /* opened at will: no timeout needed */
+        else if (!(p.round.kind == MC_ROUND_SINGLE_LEADER && p.round.number == 0 &&
+                   has_laggards(c, v, &p.round)))
+            p.time_out = true; /* SingleLeader(0) is still open to the validators below it */
+    }
+    if (!p.time_out && !mc_round_can_propose(o, h->block->height, &p.round, signer))
+        p.time_out = true;
+    if (p.time_out)
+        p.round = v->round;
+    return p;
+}
+
+/* Signs and submits a proposal of `block` (with a known outcome and hash) in `round`,
+ * justified by `original` (a validated certificate or a fast-round proposal) if given. */
+static mc_status propose(mc_client *c, const mc_keypair *key, const mc_proposed_block *block,
+                         const mc_block_outcome *outcome, const mc_hash *hash,
+                         const mc_round *round, const mc_certificate *lock,
+                         const mc_block_proposal *fast, mc_certificate *out, mc_error *err) {
+    mc_proposal_content content = {.block = *block, .round = *round};
+    if (lock) {
+        content.outcome = *outcome;
+        content.has_outcome = true;
+    }
+    mc_block_proposal p;
+    mc_block_proposal_sign(&p, &content, key);
+    if (lock) {
+        p.original = MC_ORIGINAL_REGULAR;
+        mc_certificate_clone(&p.original_certificate, lock);
+    } else if (fast) {
+        p.original = MC_ORIGINAL_FAST;
+        p.original_public_key = fast->public_key;
+        p.original_signature = fast->signature;
+    }
+    mc_status st = submit(c, &p, outcome, hash, out, err);
+    mc_block_proposal_free(&p);
+    return st;
+}
+
+/* Finishes a fast-round block that some validators voted for: in the fast round itself by
+ * sending the super owner's very proposal again, later by re-proposing it with that
+ * proposal as its original. */
+static mc_status finish_fast(mc_client *c, const mc_keypair *key, const mc_block_proposal *fast,
+                             const plan *p, mc_certificate *out, mc_error *err) {
+    mc_block_outcome outcome;
+    mc_hash hash;
+    mc_status st = stage(c, &fast->content.block, &outcome, &hash, err);
+    if (st)
+        return st;
+    if (p->round.kind == MC_ROUND_FAST)
+        st = submit(c, fast, &outcome, &hash, out, err);
+    else
+        st =
+            propose(c, key, &fast->content.block, &outcome, &hash, &p->round, NULL, fast, out, err);
+    mc_block_outcome_free(&outcome);
+    return st;
+}
+
+/* One attempt at adding a block at the current height. Returns MC_OK with *out set when a
+ * block (ours or a locked one) was confirmed at this height. */
+static mc_status attempt(mc_client *c, const our_block *ob, const mc_ownership *o,
+                         mc_certificate *out, mc_error *err) {
+    height_ctx h = {.block = &ob->block, .ownership = o};
+    round_view v;
+    read_round_view(c, &h, &v);
+    if (lift_laggards(c, &h, &v)) {
+        free_round_view(c, &v);
+        read_round_view(c, &h, &v);
+    }
+    if (!v.reached) {
+        free_round_view(c, &v);
+        return mc_error_set(err, MC_ERR_UNAVAILABLE, "no validator is at height %llu",
+                            (unsigned long long)ob->block.height);
+    }
+    bool stuck = false;
+    const mc_block_proposal *fast = v.lock ? NULL : pick_fast_lock(c, &v, &stuck);
+    if (stuck) {
+        free_round_view(c, &v);
+        return mc_error_set(err, MC_ERR_INVALID,
+                            "the fast round at height %llu was split between conflicting "
+                            "proposals of a super owner: no block can be confirmed at this "
+                            "height (docs/PROTOCOL.md, section 6)",
+                            (unsigned long long)ob->block.height);
+    }
+    const mc_proposed_block *block = v.lock ? &v.lock->block.block
+                                     : fast ? &fast->content.block
+                                            : &ob->block;
+    mc_owner signer = mc_owner_from_pubkey(&ob->key->pub);
+    plan p = choose_round(c, &h, &v, &signer, block);
+    mc_status st;
+    if (p.time_out) {
+        mc_timestamp deadline = quorum_deadline(c, &v, &p.round);
+        st = time_out_round(c, &ob->block, &p.round, deadline, err);
+        st = st ? st : MC_ERR_NOT_FOUND; /* NOT_FOUND: nothing confirmed yet, go on */
+    } else if (v.lock && mc_round_cmp(&p.round, &v.lock->round) <= 0) {
+        st = finalize(c, v.lock, out, err); /* the locked block can be confirmed as it is */
+    } else if (v.lock) {
+        /* Someone's block is locked: re-propose it so the height can finish. */
+        mc_hash hash = mc_certificate_value_hash(v.lock);
+        st = propose(c, ob->key, block, &v.lock->block.outcome, &hash, &p.round, v.lock, NULL, out,
+                     err);
+    } else if (fast) {
+        st = finish_fast(c, ob->key, fast, &p, out, err);
+    } else {
+        st = propose(c, ob->key, &ob->block, &ob->outcome, &ob->hash, &p.round, NULL, NULL, out,
+                     err);
+    }
+    free_round_view(c, &v);
+    return st;
 }
 
 /* (Re)builds the block if the chain moved since it was built. */
@@ -936,7 +1294,7 @@ static mc_status execute_once(mc_client *c, const mc_chain_id *chain, const mc_o
     mc_chain_info info;
     st = mc_client_local_info(c, chain, NULL, &info, err);
     if (!st) {
-        st = attempt(c, &o->block, o->key, &o->outcome, &o->hash, &info.ownership, out, err);
+        st = attempt(c, o, &info.ownership, out, err);
         mc_chain_info_free(&info);
     }
     if (!st) {
@@ -958,7 +1316,9 @@ mc_status mc_client_execute(mc_client *c, const mc_chain_id *chain, const mc_ope
     our_block o = {0};
     mc_status result = MC_ERR_UNAVAILABLE;
     for (unsigned a = 0; a < c->max_attempts; a++) {
-        mc_status st = mc_client_synchronize(c, chain, err);
+        /* No quorum needed here: the proposal needs one anyway, and validators that come
+         * back during the attempts are caught up by it. */
+        mc_status st = synchronize(c, chain, false, err);
         if (!st)
             st = mc_client_receive_messages(c, chain, NULL, err);
         if (st) {
@@ -1035,21 +1395,88 @@ mc_status mc_client_change_ownership(mc_client *c, const mc_chain_id *chain,
     return mc_client_execute(c, chain, &op, 1, NULL, err);
 }
 
-mc_status mc_client_process_inbox(mc_client *c, const mc_chain_id *chain, mc_error *err) {
-    mc_status st = mc_client_synchronize(c, chain, err);
-    size_t pending = 0;
+/* The number of incoming bundles a block received. */
+static size_t bundles_in(const mc_proposed_block *b) {
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_transactions; i++)
+        n += b->transactions[i].kind == MC_TX_RECEIVE_MESSAGES;
+    return n;
+}
+
+/* Blocks in a row that may receive nothing before process-inbox gives up (another owner's
+ * blocks may win the heights meanwhile). */
+#define INBOX_STALLS 3
+
+mc_status mc_client_process_inbox_progress(mc_client *c, const mc_chain_id *chain,
+                                           mc_client_inbox_progress progress, void *ctx,
+                                           size_t *processed_out, mc_error *err) {
+    size_t pending = 0, processed = 0;
+    mc_status st = synchronize(c, chain, false, err);
     if (!st)
         st = mc_client_receive_messages(c, chain, &pending, err);
-    if (st || pending == 0)
-        return st;
-    return mc_client_execute(c, chain, NULL, 0, NULL, err);
+    for (int stalls = 0; !st && pending > 0 && stalls < INBOX_STALLS;) {
+        mc_certificate cert;
+        st = mc_client_execute(c, chain, NULL, 0, &cert, err);
+        if (st)
+            break;
+        size_t n = bundles_in(&cert.block.block);
+        mc_certificate_free(&cert);
+        processed += n;
+        stalls = n ? 0 : stalls + 1;
+        st = mc_client_receive_messages(c, chain, &pending, err);
+        if (!st && progress)
+            progress(ctx, processed, pending);
+    }
+    if (!st && pending > 0)
+        st = mc_error_set(err, MC_ERR_UNAVAILABLE,
+                          "%zu incoming bundles are still pending after %d blocks that "
+                          "received none",
+                          pending, INBOX_STALLS);
+    if (processed_out)
+        *processed_out = processed;
+    return st;
+}
+
+mc_status mc_client_process_inbox(mc_client *c, const mc_chain_id *chain, mc_error *err) {
+    return mc_client_process_inbox_progress(c, chain, NULL, NULL, NULL, err);
+}
+
+mc_status mc_client_chain_known(mc_client *c, const mc_chain_id *chain, bool *known,
+                                mc_error *err) {
+    mc_chain_info_query q = {.chain_id = *chain};
+    mc_buf req = {0};
+    mc_chain_info_query_encode(&req, &q);
+    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
+    mc_buf_free(&req);
+    size_t answered = 0;
+    *known = false;
+    for (size_t i = 0; i < c->n_validators; i++) {
+        if (jobs[i].status != MC_OK)
+            continue;
+        answered++; /* an error answer ("chain not active") is an answer too */
+        const mc_chain_info *info = &jobs[i].response.info;
+        if (job_info(&jobs[i]) && info->active && mc_hash_equal(&info->chain_id, chain))
+            *known = true;
+    }
+    free_jobs(jobs, c->n_validators);
+    if (answered == 0)
+        return mc_error_set(err, MC_ERR_UNAVAILABLE, "no validator answered");
+    return MC_OK;
 }
 
 mc_status mc_client_propose_raw(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
                                 size_t n_ops, const mc_round *round, uint64_t mask, mc_error *err) {
+    mc_chain_info info;
+    mc_status st = mc_client_local_info(c, chain, NULL, &info, err);
+    if (st)
+        return st;
+    bool valid = mc_round_valid(&info.ownership, round);
+    mc_chain_info_free(&info);
+    if (!valid)
+        return mc_error_set(err, MC_ERR_INVALID, "the round does not exist for this chain");
     mc_proposed_block b;
     const mc_keypair *key;
-    mc_status st = build_block(c, chain, ops, n_ops, &b, &key, err);
+    st = build_block(c, chain, ops, n_ops, &b, &key, err);
     if (st)
         return st;
     mc_proposal_content content = {.block = b, .round = *round};

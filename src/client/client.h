@@ -33,6 +33,10 @@ typedef struct {
     mc_kv_store *local_store; /* borrowed: the local node's storage */
     mc_clock clock;
     unsigned max_attempts; /* rounds of retry per block; 0 means 10 */
+    /* Per-block budget of incoming bundles (0, or anything larger, means the limit of
+     * base/limits.h: MC_MAX_BLOCK_INCOMING_BUNDLES and MC_MAX_BLOCK_INCOMING_BYTES). */
+    size_t max_block_bundles;
+    size_t max_block_bundle_bytes;
 } mc_client_config;
 
 mc_client *mc_client_new(const mc_client_config *cfg);
@@ -47,18 +51,35 @@ void mc_client_add_key(mc_client *c, const mc_keypair *kp);
 /* Starts tracking a chain from its description (genesis chains, or chains opened for us). */
 mc_status mc_client_track_chain(mc_client *c, const mc_chain_description *d, mc_error *err);
 
-/* Downloads and processes every confirmed block of `chain` the local node misses. */
+/* Downloads and processes every confirmed block of `chain` the local node misses, up to
+ * the highest height the validators that answer can prove with certificates. Fails with
+ * MC_ERR_UNAVAILABLE when the validators that answered hold less than a quorum of the
+ * votes (a newer block may be known only to the others): the blocks that could be
+ * downloaded are kept, so a caller may still show the possibly stale local state, saying
+ * so. */
 mc_status mc_client_synchronize(mc_client *c, const mc_chain_id *chain, mc_error *err);
+
+/* Whether some validator knows `chain` (reports it active). MC_ERR_UNAVAILABLE if no
+ * validator answered at all. */
+mc_status mc_client_chain_known(mc_client *c, const mc_chain_id *chain, bool *known, mc_error *err);
 
 /* Fetches the messages validators hold for `chain`, verifies their certificates and puts
  * them in the local inbox. Returns the number of pending bundles afterwards. */
 mc_status mc_client_receive_messages(mc_client *c, const mc_chain_id *chain, size_t *n_pending,
                                      mc_error *err);
 
-/* Adds a block to `chain` with all pending incoming bundles (accepted) followed by the given
- * operations (n_ops may be 0: then the block only processes the inbox). On success,
- * optionally returns the confirmed certificate (caller frees). If another owner's block won
- * the height, the client retries at the next height. */
+/* Adds a block to `chain` with the pending incoming bundles (accepted, in inbox order, up
+ * to the per-block budget) followed by the given operations (n_ops may be 0: then the
+ * block only processes the inbox). On success, optionally returns the confirmed
+ * certificate (caller frees). If another owner's block won the height, the client retries
+ * at the next height.
+ *
+ * Whatever round state earlier faults left the validators in, this makes progress once a
+ * quorum of honest validators answers: it reads every validator's round, lock and
+ * timeout certificate (ignoring and logging any that does not check out), pushes the
+ * highest timeout certificate and missing blocks to the validators behind, finishes a
+ * locked or fast-round block first, and otherwise proposes in, or times out, the round
+ * the rules of docs/PROTOCOL.md section 6 choose. */
 mc_status mc_client_execute(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
                             size_t n_ops, mc_certificate *cert_out, mc_error *err);
 
@@ -72,7 +93,15 @@ mc_status mc_client_open_chain(mc_client *c, const mc_chain_id *chain,
 mc_status mc_client_close_chain(mc_client *c, const mc_chain_id *chain, mc_error *err);
 mc_status mc_client_change_ownership(mc_client *c, const mc_chain_id *chain,
                                      const mc_ownership *ownership, mc_error *err);
-/* Receives messages and, if any are pending, adds a block accepting them. */
+/* Receives messages and adds blocks accepting them (each up to the per-block budget) until
+ * the inbox is empty. After each block, `progress` (if not NULL) is told how many bundles
+ * were received so far and how many are still pending. Fails if several blocks in a row
+ * received nothing. *processed_out (optional): the bundles received. */
+typedef void (*mc_client_inbox_progress)(void *ctx, size_t processed, size_t pending);
+mc_status mc_client_process_inbox_progress(mc_client *c, const mc_chain_id *chain,
+                                           mc_client_inbox_progress progress, void *ctx,
+                                           size_t *processed_out, mc_error *err);
+/* The same without progress reports. */
 mc_status mc_client_process_inbox(mc_client *c, const mc_chain_id *chain, mc_error *err);
 
 /* Local view of a chain (after synchronize): balance of an account, next height. */
@@ -85,7 +114,8 @@ mc_status mc_client_update_validator(mc_client *c, size_t i, const mc_chain_id *
 
 /* Low-level, for tests of concurrent proposals: signs a proposal for the next block with
  * the given operations in `round`, and sends it only to the validators whose bit is set in
- * `mask`. No retry, no certificate. */
+ * `mask`. No retry, no certificate. A round that does not exist for the chain's ownership
+ * (mc_round_valid) is refused with MC_ERR_INVALID. */
 mc_status mc_client_propose_raw(mc_client *c, const mc_chain_id *chain, const mc_operation *ops,
                                 size_t n_ops, const mc_round *round, uint64_t mask, mc_error *err);
 

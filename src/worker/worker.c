@@ -252,6 +252,12 @@ static bool check_chaining(const mc_chain_state *s, const mc_proposed_block *b,
         fail(resp, MC_NODE_ERR_INVALID, "previous block hash does not match the chain tip");
         return false;
     }
+    mc_height after; /* so that apply_confirmed's next height cannot wrap */
+    if (!mc_next_height(b->height, &after)) {
+        fail(resp, MC_NODE_ERR_INVALID, "no block can follow height %llu",
+             (unsigned long long)b->height);
+        return false;
+    }
     if (b->epoch != s->exec.epoch) {
         fail(resp, MC_NODE_ERR_INVALID, "block epoch %u, chain epoch %u", b->epoch, s->exec.epoch);
         return false;
@@ -561,7 +567,7 @@ static void handle_validated(mc_worker *w, mc_chain_state *s, const mc_certifica
         return;
     mc_node_error_code code = MC_NODE_ERR_INVALID;
     mc_error err = {0};
-    mc_check_result r = mc_manager_check_validated(&s->manager, c, &code, &err);
+    mc_check_result r = mc_manager_check_validated(&s->manager, &s->exec.ownership, c, &code, &err);
     if (r == MC_CHECK_REJECT) {
         fail(resp, code, "%s", err.message);
         return;
@@ -685,8 +691,13 @@ static void send_updates(mc_worker *w, const mc_chain_id *sender, const mc_chain
 
 static void handle_timeout(mc_worker *w, mc_chain_state *s, const mc_certificate *c,
                            mc_node_response *resp) {
-    if (c->timeout.epoch != s->exec.epoch) {
-        fail(resp, MC_NODE_ERR_INVALID, "timeout certificate for another epoch");
+    mc_timeout_value current = {
+        .chain_id = s->id, .height = s->next_height, .epoch = s->exec.epoch};
+    mc_node_error_code code = MC_NODE_ERR_INVALID;
+    mc_error err = {0};
+    if (mc_manager_check_timeout(&s->manager, &s->exec.ownership, c, &current, &code, &err) ==
+        MC_CHECK_REJECT) {
+        fail(resp, code, "%s", err.message);
         return;
     }
     if (mc_manager_handle_timeout(&s->manager, &s->exec.ownership, c, now(w)) &&
@@ -836,7 +847,8 @@ void mc_worker_download(mc_worker *w, const mc_download_request *q, mc_node_resp
     resp->kind = MC_RESPONSE_CERTIFICATES;
     uint32_t limit =
         q->limit < MC_MAX_DOWNLOAD_CERTIFICATES ? q->limit : MC_MAX_DOWNLOAD_CERTIFICATES;
-    for (uint32_t i = 0; i < limit; i++) {
+    /* i <= UINT64_MAX - start: heights never wrap around to the genesis block. */
+    for (uint32_t i = 0; i < limit && i <= UINT64_MAX - q->start_height; i++) {
         mc_certificate c = {0};
         mc_error err = {0};
         mc_status st =
@@ -969,11 +981,12 @@ static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, mc_he
     mc_height next = cursor;
     for (size_t i = 0; i < r->n_bundles; i++) {
         const mc_message_bundle *b = &r->bundles[i];
-        if (b->height < cursor)
-            continue; /* a retransmission of something we already have */
+        mc_height after;
+        if (b->height < cursor || !mc_next_height(b->height, &after))
+            continue; /* a retransmission (or a height no block can have) */
         mc_inbox_add(&batch, &r->sender, b);
-        if (b->height + 1 > next)
-            next = b->height + 1;
+        if (after > next)
+            next = after;
     }
     if (next != cursor)
         mc_inbox_set_cursor(&batch, &r->sender, next);
