@@ -622,6 +622,11 @@ static const mc_keypair *signing_key(const mc_client *c, const mc_ownership *o) 
     return NULL;
 }
 
+/* Appends a copy of tx to a block whose array has room for it. */
+static void append_transaction(mc_proposed_block *b, const mc_transaction *tx) {
+    mc_transaction_clone(&b->transactions[b->n_transactions++], tx);
+}
+
 /* Adds the pending bundles (in the inbox's order, which keeps each origin's order) up to
  * the per-block budget: a count that leaves room for n_ops operations, and bytes. The rest
  * wait for the next blocks. */
@@ -641,7 +646,7 @@ static void add_pending_bundles(const mc_client *c, const mc_chain_info *info, s
         if (i > 0 && bytes + enc.len > c->max_block_bundle_bytes)
             break; /* (the first one always goes, so that no bundle blocks the inbox) */
         bytes += enc.len;
-        mc_proposed_block_add_transaction(b, &tx);
+        append_transaction(b, &tx);
     }
     mc_buf_free(&enc);
 }
@@ -671,10 +676,14 @@ static mc_status build_block(mc_client *c, const mc_chain_id *chain, const mc_op
     b->authenticated_owner = mc_owner_from_pubkey(&(*key)->pub);
     b->has_previous_block_hash = info.has_block_hash;
     b->previous_block_hash = info.block_hash;
+    /* Room for every transaction at once: blocks of thousands of transactions are built
+     * without copying the array over and over. */
+    b->transactions =
+        mc_calloc(info.n_requested_pending_bundles + n_ops + 1, sizeof(mc_transaction));
     add_pending_bundles(c, &info, n_ops, b);
     for (size_t i = 0; i < n_ops; i++) {
         mc_transaction tx = {.kind = MC_TX_EXECUTE_OPERATION, .operation = ops[i]};
-        mc_proposed_block_add_transaction(b, &tx);
+        append_transaction(b, &tx);
     }
     mc_chain_info_free(&info);
     return MC_OK;
@@ -1146,6 +1155,10 @@ static plan choose_round(mc_client *c, const height_ctx *h, const round_view *v,
                          const mc_owner *signer, const mc_proposed_block *block) {
     const mc_ownership *o = h->ownership;
     plan p = {.round = v->round, .block = block};
+    if (p.round.kind == MC_ROUND_FAST && !mc_ownership_is_super_owner(o, signer)) {
+        p.time_out = true; /* only super owners may end the fast round early */
+        return p;
+    }
     if (has_conflict(c, v, &p.round, block)) {
         if (p.round.kind == MC_ROUND_FAST || p.round.kind == MC_ROUND_MULTI_LEADER)
             p.round = mc_round_next(o, &p.round); /* opened at will: no timeout needed */

@@ -54,6 +54,20 @@ static int parse_args(int argc, char **argv, const char *const *names, const boo
     return 0;
 }
 
+/* Removes every occurrence of a flag without value from argv; true if there was one. */
+static bool take_flag(int *argc, char **argv, const char *flag) {
+    bool found = false;
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (i > 0 && !strcmp(argv[i], flag))
+            found = true;
+        else
+            argv[out++] = argv[i];
+    }
+    *argc = out;
+    return found;
+}
+
 static int fail_with(const mc_error *err) {
     cli_error("%s", err->message);
     return CLI_EXIT_ERROR;
@@ -70,16 +84,73 @@ static int parse_amount(const char *text, mc_amount *out) {
 
 /* ---- transfer ---- */
 
+/* Transfers of --repeat per block: as many as a recipient takes incoming bundles per block,
+ * which keeps every block modest to execute and send. */
+#define REPEAT_PER_BLOCK MC_MAX_BLOCK_INCOMING_BUNDLES
+
+/* Refuses a recipient chain that no validator knows (the credit would wait in the outbox
+ * for good), unless the user says it will exist later. */
+static int check_recipient(cli_session *s, const mc_account *to, bool allow_unknown) {
+    if (allow_unknown)
+        return 0;
+    bool known = false;
+    mc_error err = {0};
+    if (mc_client_chain_known(s->client, &to->chain_id, &known, &err))
+        return fail_with(&err);
+    if (known)
+        return 0;
+    char hex[2 * MC_HASH_LEN + 1];
+    mc_hash_to_hex(&to->chain_id, hex);
+    cli_error("no validator knows the recipient chain %s (a typo?); pass "
+              "--allow-unknown-recipient if it will be created later",
+              hex);
+    return CLI_EXIT_ERROR;
+}
+
+/* Sends `repeat` transfers of `amount`, each its own transaction, in blocks of at most
+ * REPEAT_PER_BLOCK; returns the last block's certificate. */
+static int send_transfers(cli_session *s, const mc_account *from, const mc_account *to,
+                          mc_amount amount, uint64_t repeat, mc_certificate *cert) {
+    size_t per_block = repeat < REPEAT_PER_BLOCK ? (size_t)repeat : REPEAT_PER_BLOCK;
+    mc_operation *ops = mc_calloc(per_block, sizeof *ops);
+    for (size_t k = 0; k < per_block; k++)
+        ops[k] = (mc_operation){
+            .kind = MC_OP_TRANSFER, .owner = from->owner, .recipient = *to, .amount = amount};
+    int rc = 0;
+    mc_error err = {0};
+    for (uint64_t sent = 0; sent < repeat && !rc;) {
+        size_t n = repeat - sent < per_block ? (size_t)(repeat - sent) : per_block;
+        if (sent)
+            mc_certificate_free(cert);
+        if (mc_client_execute(s->client, &from->chain_id, ops, n, cert, &err))
+            rc = fail_with(&err);
+        sent += n;
+        if (!rc && repeat > per_block)
+            fprintf(stderr, "sent %llu of %llu transfers\n", (unsigned long long)sent,
+                    (unsigned long long)repeat);
+    }
+    free(ops);
+    return rc;
+}
+
 int cmd_transfer(cli_globals *g, int argc, char **argv) {
-    static const char *names[] = {"from", "to", NULL};
+    static const char *names[] = {"from", "to", "repeat", NULL};
     if (cli_wants_help(argc, argv)) {
-        printf("usage: %s transfer AMOUNT --from CHAIN[:OWNER] --to CHAIN[:OWNER]\n\n"
+        printf("usage: %s transfer AMOUNT --from CHAIN[:OWNER] --to CHAIN[:OWNER]\n"
+               "                       [--repeat N] [--allow-unknown-recipient]\n\n"
                "Transfers AMOUNT tokens (e.g. 12.5). Without :OWNER an account is the chain's\n"
                "own account. The recipient sees the tokens once its owner processes its\n"
-               "inbox (sync or process-inbox).\n",
-               LINERA);
+               "inbox (sync or process-inbox).\n\n"
+               "  --repeat N                 N transfers of AMOUNT, each its own transaction\n"
+               "                             (its own incoming message bundle), in blocks of\n"
+               "                             at most %d\n"
+               "  --allow-unknown-recipient  send even if no validator knows the recipient\n"
+               "                             chain (one that will be created later); without\n"
+               "                             it such a transfer is refused\n",
+               LINERA, REPEAT_PER_BLOCK);
         return 0;
     }
+    bool allow_unknown = take_flag(&argc, argv, "--allow-unknown-recipient");
     parsed_args p;
     int rc = parse_args(argc, argv, names, NULL, &p);
     if (rc)
@@ -91,21 +162,23 @@ int cmd_transfer(cli_globals *g, int argc, char **argv) {
     mc_amount amount;
     if ((rc = parse_amount(p.positional[0], &amount)))
         return rc;
+    uint64_t repeat = p.values[2] ? cli_parse_u64("--repeat", p.values[2]) : 1;
+    if (repeat == 0) {
+        cli_error("--repeat must be at least 1");
+        return CLI_EXIT_USAGE;
+    }
     cli_session s;
     if ((rc = cli_session_open(g, &s)))
         return rc;
     mc_account from, to;
-    mc_error err = {0};
     rc = cli_resolve_account(&s.wallet, p.values[0], &from);
     if (!rc)
         rc = cli_resolve_account(&s.wallet, p.values[1], &to);
+    if (!rc)
+        rc = check_recipient(&s, &to, allow_unknown);
     mc_certificate cert = {0};
-    if (!rc) {
-        mc_operation op = {
-            .kind = MC_OP_TRANSFER, .owner = from.owner, .recipient = to, .amount = amount};
-        if (mc_client_execute(s.client, &from.chain_id, &op, 1, &cert, &err))
-            rc = fail_with(&err);
-    }
+    if (!rc)
+        rc = send_transfers(&s, &from, &to, amount, repeat, &cert);
     if (!rc) {
         mc_hash h = mc_certificate_value_hash(&cert);
         char hex[2 * MC_HASH_LEN + 1];
@@ -124,23 +197,35 @@ int cmd_transfer(cli_globals *g, int argc, char **argv) {
 
 /* ---- balances and sync ---- */
 
-/* Synchronises a chain and fetches its incoming messages. */
-static int sync_chain(cli_session *s, const mc_chain_id *chain, size_t *pending) {
+/* Synchronises a chain and fetches its incoming messages. Without a quorum of answers the
+ * state may be stale: an error, or with allow_stale a warning on stderr. */
+static int sync_chain(cli_session *s, const mc_chain_id *chain, size_t *pending, bool allow_stale) {
     mc_error err = {0};
-    if (mc_client_synchronize(s->client, chain, &err) ||
-        mc_client_receive_messages(s->client, chain, pending, &err))
+    mc_status st = mc_client_synchronize(s->client, chain, &err);
+    if (st == MC_ERR_UNAVAILABLE && allow_stale) {
+        fprintf(stderr, "warning: %s; showing what is known (--allow-stale)\n", err.message);
+        st = MC_OK;
+    } else if (st == MC_ERR_UNAVAILABLE) {
+        cli_error("%s (--allow-stale shows what is known anyway)", err.message);
+        return CLI_EXIT_ERROR;
+    }
+    if (st || mc_client_receive_messages(s->client, chain, pending, &err))
         return fail_with(&err);
     return 0;
 }
 
 int cmd_query_balance(cli_globals *g, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: %s query-balance [CHAIN[:OWNER]] [--json]\n\n"
+        printf("usage: %s query-balance [CHAIN[:OWNER]] [--allow-stale] [--json]\n\n"
                "Prints the balance (a plain decimal, e.g. 1000 or 12.5) of an account, after\n"
-               "synchronising the chain. Default: the default chain's own account.\n",
+               "synchronising the chain. Default: the default chain's own account.\n"
+               "Validators holding a quorum of the votes must answer (the highest certified\n"
+               "height wins); otherwise the command fails, or with --allow-stale prints the\n"
+               "balance it knows with a warning on stderr.\n",
                LINERA);
         return 0;
     }
+    bool allow_stale = take_flag(&argc, argv, "--allow-stale");
     parsed_args p;
     static const char *names[] = {NULL};
     int rc = parse_args(argc, argv, names, NULL, &p);
@@ -152,7 +237,7 @@ int cmd_query_balance(cli_globals *g, int argc, char **argv) {
     mc_account acc;
     rc = cli_resolve_account(&s.wallet, p.n_positional ? p.positional[0] : NULL, &acc);
     if (!rc)
-        rc = sync_chain(&s, &acc.chain_id, NULL);
+        rc = sync_chain(&s, &acc.chain_id, NULL, allow_stale);
     mc_chain_info info;
     mc_error err = {0};
     if (!rc && mc_client_local_info(s.client, &acc.chain_id, &acc.owner, &info, &err))
@@ -192,12 +277,15 @@ static void update_validator(cli_session *s, size_t v, const mc_chain_id *chain)
 
 int cmd_sync(cli_globals *g, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: %s sync [CHAIN] [--json]\n\n"
+        printf("usage: %s sync [CHAIN] [--allow-stale] [--json]\n\n"
                "Downloads the chain's confirmed blocks and incoming messages from the\n"
-               "validators; pushes what a lagging validator misses. Default: default chain.\n",
+               "validators; pushes what a lagging validator misses. Default: default chain.\n"
+               "Fails unless validators holding a quorum of the votes answer (with\n"
+               "--allow-stale: a warning on stderr instead).\n",
                LINERA);
         return 0;
     }
+    bool allow_stale = take_flag(&argc, argv, "--allow-stale");
     cli_session s;
     int rc = cli_session_open(g, &s);
     if (rc)
@@ -208,7 +296,7 @@ int cmd_sync(cli_globals *g, int argc, char **argv) {
     mc_error err = {0};
     mc_chain_info info;
     if (!rc)
-        rc = sync_chain(&s, &chain, &pending);
+        rc = sync_chain(&s, &chain, &pending, allow_stale);
     if (!rc && mc_client_local_info(s.client, &chain, NULL, &info, &err))
         rc = fail_with(&err);
     /* Validators that missed blocks get them now (one that is down is only a warning: the
@@ -228,12 +316,19 @@ int cmd_sync(cli_globals *g, int argc, char **argv) {
     return rc;
 }
 
+static void print_inbox_progress(void *ctx, size_t processed, size_t pending) {
+    (void)ctx;
+    fprintf(stderr, "processed %zu incoming bundles, %zu pending\n", processed, pending);
+}
+
 int cmd_process_inbox(cli_globals *g, int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         printf("usage: %s process-inbox [CHAIN]\n\n"
-               "Adds a block to the chain accepting every pending incoming message (the\n"
-               "credits of transfers to it). Default: the default chain.\n",
-               LINERA);
+               "Adds blocks to the chain accepting every pending incoming message (the\n"
+               "credits of transfers to it), at most %d bundles a block, until the inbox\n"
+               "is empty; prints a progress line per block on stderr. Default: the default\n"
+               "chain.\n",
+               LINERA, MC_MAX_BLOCK_INCOMING_BUNDLES);
         return 0;
     }
     cli_session s;
@@ -242,9 +337,13 @@ int cmd_process_inbox(cli_globals *g, int argc, char **argv) {
         return rc;
     mc_chain_id chain;
     mc_error err = {0};
+    size_t processed = 0;
     rc = chain_argument(&s, argc, argv, &chain);
-    if (!rc && mc_client_process_inbox(s.client, &chain, &err))
+    if (!rc && mc_client_process_inbox_progress(s.client, &chain, print_inbox_progress, NULL,
+                                                &processed, &err))
         rc = fail_with(&err);
+    if (!rc && g->json)
+        printf("{\"processed_bundles\": %zu}\n", processed);
     cli_session_close(&s);
     return rc;
 }

@@ -12,7 +12,8 @@ Usage:
       CHAIN must answer a NodeResponse of kind INFO about that very chain. Prints one JSON
       line per chain: {"address", "chain_id", "kind", "height", "balance", "active"}.
   python_client.py --proto proto/rpc.proto info ADDR CHAIN
-      Just the JSON line for one chain (exit 1 if the answer is not an INFO about CHAIN).
+      Just the JSON line for one chain, with its consensus round at that validator too
+      (exit 1 if the answer is not an INFO about CHAIN).
   python_client.py --proto proto/rpc.proto shard-of CHAIN ADDR [ADDR...]
       Prints the index of the first ADDR (shard endpoints) that answers an INFO for CHAIN
       (a shard answers INVALID_ARGUMENT for chains of other shards).
@@ -82,9 +83,61 @@ def format_amount(attos):
     return "%d.%s" % (whole, ("%018d" % frac).rstrip("0"))
 
 
+class Reader:
+    """Reads canonical bytes (docs/PROTOCOL.md section 1) front to back."""
+
+    def __init__(self, data, pos=0):
+        self.data, self.pos = data, pos
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise ValueError("ChainInfo truncated at byte %d (need %d more)" % (self.pos, n))
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def uleb(self):
+        value, self.pos = read_uleb(self.data, self.pos)
+        return value
+
+    def u(self, n):
+        return int.from_bytes(self.take(n), "little")
+
+    def some(self):
+        return self.take(1) == b"\x01"
+
+
+ROUND_NAMES = {0: "fast", 1: "multi-leader", 2: "single-leader", 3: "validator"}
+
+
+def skip_ownership(r):
+    """Ownership: super owners, weighted owners, multi-leader rounds, open flag, timeouts."""
+    def owner():
+        if r.uleb() == 1:
+            r.take(32)
+
+    for _ in range(r.uleb()):
+        owner()
+    for _ in range(r.uleb()):
+        owner()
+        r.take(8)
+    r.take(4 + 1)
+    if r.some():
+        r.take(8)
+    r.take(16)
+
+
+def read_round(r):
+    """A Round, formatted like the C code: "fast", "multi-leader 3", "single-leader 0"."""
+    tag = r.uleb()
+    if tag not in ROUND_NAMES:
+        raise ValueError("unknown round tag %d" % tag)
+    return "fast" if tag == 0 else "%s %d" % (ROUND_NAMES[tag], r.u(4))
+
+
 def parse_node_response(data):
     """Decodes the start of a canonical NodeResponse (docs/PROTOCOL.md): the kind tag and,
-    for INFO, the leading fields of ChainInfo up to chain_balance."""
+    for INFO, the leading fields of ChainInfo up to current_round."""
     kind, pos = read_uleb(data, 0)
     out = {"kind": KIND_NAMES.get(kind, "UNKNOWN(%d)" % kind)}
     if kind == 3:  # Error: code (ULEB), message (string)
@@ -95,25 +148,21 @@ def parse_node_response(data):
         return out
     if kind != 0:
         return out
-
-    def take(n):
-        nonlocal pos
-        if pos + n > len(data):
-            raise ValueError("ChainInfo truncated at byte %d (need %d more)" % (pos, n))
-        chunk = data[pos:pos + n]
-        pos += n
-        return chunk
-
-    out["chain_id"] = take(32).hex()
-    out["epoch"] = int.from_bytes(take(4), "little")
-    out["active"] = take(1) == b"\x01"
-    out["closed"] = take(1) == b"\x01"
-    out["height"] = int.from_bytes(take(8), "little")  # next_block_height
-    if take(1) == b"\x01":
-        out["block_hash"] = take(32).hex()
-    out["timestamp"] = int.from_bytes(take(8), "little")
-    take(32)  # state_hash
-    out["balance"] = format_amount(int.from_bytes(take(16), "little"))
+    r = Reader(data, pos)
+    out["chain_id"] = r.take(32).hex()
+    out["epoch"] = r.u(4)
+    out["active"] = r.some()
+    out["closed"] = r.some()
+    out["height"] = r.u(8)  # next_block_height
+    if r.some():
+        out["block_hash"] = r.take(32).hex()
+    out["timestamp"] = r.u(8)
+    r.take(32)  # state_hash
+    out["balance"] = format_amount(r.u(16))
+    if r.some():  # requested_owner_balance
+        r.take(16)
+    skip_ownership(r)
+    out["round"] = read_round(r)
     return out
 
 
@@ -195,7 +244,7 @@ def main():
         elif args.cmd == "info":
             r = info_or_fail(pb2, pb2_grpc, args.addr, args.chain)
             print(json.dumps({k: r[k] for k in ("address", "chain_id", "kind", "height",
-                                                "balance", "active")}))
+                                                "balance", "active", "round")}))
         else:
             seen = []
             for n, addr in enumerate(args.addrs):

@@ -229,11 +229,8 @@ static void equivocate(tn_net *net, size_t i, mc_node_method m, const uint8_t *r
     mc_node_response_free(&r);
 }
 
-static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t len, mc_buf *resp,
-                         mc_error *err) {
-    tn_node_ctx *nc = ctx;
-    tn_net *net = nc->net;
-    size_t i = nc->i;
+static mc_status tn_call_behaving(tn_net *net, size_t i, mc_node_method m, const uint8_t *req,
+                                  size_t len, mc_buf *resp, mc_error *err) {
     bool voting =
         m == MC_METHOD_HANDLE_BLOCK_PROPOSAL || m == MC_METHOD_HANDLE_VALIDATED_CERTIFICATE;
     switch (net->behaviour[i]) {
@@ -268,6 +265,24 @@ static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t
     return MC_OK;
 }
 
+static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t len, mc_buf *resp,
+                         mc_error *err) {
+    tn_node_ctx *nc = ctx;
+    mc_status st = tn_call_behaving(nc->net, nc->i, m, req, len, resp, err);
+    if (!st && nc->net->edit[nc->i])
+        nc->net->edit[nc->i](nc->net->edit_ctx[nc->i], nc->i, m, resp);
+    return st;
+}
+
+void tn_set_edit(tn_net *net, size_t i, tn_edit_fn edit, void *ctx) {
+    net->edit[i] = edit;
+    net->edit_ctx[i] = ctx;
+}
+
+mc_worker *tn_worker(tn_net *net, size_t i, const mc_chain_id *chain) {
+    return mc_local_validator_shard(net->validators[i], mc_shard_of(chain, net->n_shards));
+}
+
 mc_client *tn_client(tn_net *net, const mc_keypair *keys, size_t n_keys) {
     mc_client_validator vs[TN_MAX_VALIDATORS];
     for (size_t i = 0; i < net->n; i++) {
@@ -279,7 +294,9 @@ mc_client *tn_client(tn_net *net, const mc_keypair *keys, size_t n_keys) {
                             .validators = vs,
                             .n_validators = net->n,
                             .local_store = mc_kv_memory_open(),
-                            .clock = tn_clock(net)};
+                            .clock = tn_clock(net),
+                            .max_block_bundles = net->client_max_block_bundles,
+                            .max_block_bundle_bytes = net->client_max_block_bundle_bytes};
     mc_client *c = mc_client_new(&cfg);
     for (size_t k = 0; k < n_keys; k++)
         mc_client_add_key(c, &keys[k]);

@@ -21,6 +21,10 @@ typedef enum {
 
 typedef struct tn_net tn_net;
 
+/* Rewrites validator i's answer to a call of method m (after its behaviour applied): a
+ * test's own Byzantine behaviour. */
+typedef void (*tn_edit_fn)(void *ctx, size_t i, mc_node_method m, mc_buf *resp);
+
 /* Transport context of validator i (what a client's mc_node points to). */
 typedef struct {
     tn_net *net;
@@ -49,6 +53,10 @@ struct tn_net {
     mc_chain_description *chains;
     size_t n_chains;
     tn_node_ctx node_ctx[TN_MAX_VALIDATORS];
+    tn_edit_fn edit[TN_MAX_VALIDATORS]; /* NULL: answers are not rewritten */
+    void *edit_ctx[TN_MAX_VALIDATORS];
+    /* The per-block bundle budget of the clients tn_client makes (0: the default). */
+    size_t client_max_block_bundles, client_max_block_bundle_bytes;
 };
 
 /* Creates n validators with n_shards shards each, on memory or RocksDB storage. */
@@ -73,6 +81,10 @@ mc_client *tn_client(tn_net *net, const mc_keypair *keys, size_t n_keys);
 void tn_client_free(mc_client *c);
 
 void tn_set_behaviour(tn_net *net, size_t i, tn_behaviour b);
+/* Installs (or, with NULL, removes) a rewrite of validator i's answers. */
+void tn_set_edit(tn_net *net, size_t i, tn_edit_fn edit, void *ctx);
+/* The shard worker of validator i that holds `chain`. */
+mc_worker *tn_worker(tn_net *net, size_t i, const mc_chain_id *chain);
 /* Stops validator i (closing its storage) and restarts it on the same storage. */
 void tn_restart(tn_net *net, size_t i);
 
