@@ -1,7 +1,7 @@
 #include "client/client.h"
 
-#include "chain/chain_store.h"
 #include "base/log.h"
+#include "chain/chain_store.h"
 #include "chain/manager.h"
 #include "worker/local_validator.h"
 
