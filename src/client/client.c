@@ -354,6 +354,15 @@ static call_job *broadcast(mc_client *c, mc_node_method m, const mc_buf *req,
     return jobs;
 }
 
+/* Sends a chain-info query to every validator at once (see broadcast). */
+static call_job *broadcast_query(mc_client *c, const mc_chain_info_query *q) {
+    mc_buf req = {0};
+    mc_chain_info_query_encode(&req, q);
+    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, &q->chain_id);
+    mc_buf_free(&req);
+    return jobs;
+}
+
 static void free_jobs(call_job *jobs, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (jobs[i].status == MC_OK)
@@ -526,10 +535,7 @@ static mc_status download_until(mc_client *c, const mc_chain_id *chain, mc_heigh
 static mc_status synchronize(mc_client *c, const mc_chain_id *chain, bool need_quorum,
                              mc_error *err) {
     mc_chain_info_query q = {.chain_id = *chain};
-    mc_buf req = {0};
-    mc_chain_info_query_encode(&req, &q);
-    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
-    mc_buf_free(&req);
+    call_job *jobs = broadcast_query(c, &q);
     mc_height target = 0;
     size_t answered = 0;
     uint64_t weight = 0;
@@ -563,10 +569,7 @@ mc_status mc_client_synchronize(mc_client *c, const mc_chain_id *chain, mc_error
 mc_status mc_client_receive_messages(mc_client *c, const mc_chain_id *chain, size_t *n_pending,
                                      mc_error *err) {
     mc_chain_info_query q = {.chain_id = *chain, .request_pending_bundles = true};
-    mc_buf req = {0};
-    mc_chain_info_query_encode(&req, &q);
-    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
-    mc_buf_free(&req);
+    call_job *jobs = broadcast_query(c, &q);
     for (size_t i = 0; i < c->n_validators; i++) {
         if (!job_info(&jobs[i]))
             continue;
@@ -898,10 +901,7 @@ static void read_round_view(mc_client *c, const height_ctx *h, round_view *v) {
     memset(v, 0, sizeof *v);
     const mc_chain_id *chain = &h->block->chain_id;
     mc_chain_info_query q = {.chain_id = *chain, .request_manager_values = true};
-    mc_buf req = {0};
-    mc_chain_info_query_encode(&req, &q);
-    v->jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
-    mc_buf_free(&req);
+    v->jobs = broadcast_query(c, &q);
     v->vs = mc_calloc(c->n_validators, sizeof *v->vs);
     for (size_t i = 0; i < c->n_validators; i++)
         view_validator(c, h, i, v);
@@ -1457,10 +1457,7 @@ mc_status mc_client_process_inbox(mc_client *c, const mc_chain_id *chain, mc_err
 mc_status mc_client_chain_known(mc_client *c, const mc_chain_id *chain, bool *known,
                                 mc_error *err) {
     mc_chain_info_query q = {.chain_id = *chain};
-    mc_buf req = {0};
-    mc_chain_info_query_encode(&req, &q);
-    call_job *jobs = broadcast(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, chain);
-    mc_buf_free(&req);
+    call_job *jobs = broadcast_query(c, &q);
     size_t answered = 0;
     *known = false;
     for (size_t i = 0; i < c->n_validators; i++) {
