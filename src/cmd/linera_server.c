@@ -187,6 +187,7 @@ typedef struct {
     char listen[MAX_LOCAL_SHARDS][MC_HOST_PORT_MAX];
     char **shard_addrs;
     char **proxy_addrs;
+    char **exporter_addrs;
     mc_metrics_registry *metrics;
     mc_metrics_http *http;
     atomic_bool ready;          /* storage open and shards serving: /health says 200 */
@@ -211,12 +212,16 @@ static mc_status open_stores(run_state *rs, const run_options *o, const mc_stora
     return MC_OK;
 }
 
-static char **host_ports(size_t n, const mc_server_config *c, bool proxies) {
+typedef enum { ADDR_SHARDS, ADDR_PROXIES, ADDR_EXPORTERS } addr_kind;
+
+static char **host_ports(size_t n, const mc_server_config *c, addr_kind kind) {
     char **out = mc_calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; i < n; i++) {
         out[i] = mc_calloc(1, MC_HOST_PORT_MAX);
-        if (proxies)
+        if (kind == ADDR_PROXIES)
             mc_server_config_proxy_address(c, i, true, out[i]);
+        else if (kind == ADDR_EXPORTERS)
+            mc_server_config_exporter_address(c, i, out[i]);
         else
             mc_server_config_shard_address(c, i, out[i]);
     }
@@ -231,8 +236,9 @@ static void free_strings(char **s, size_t n) {
 
 static int serve(run_state *rs, const run_options *o) {
     const mc_internal_network *net = &rs->config.internal;
-    rs->shard_addrs = host_ports(net->n_shards, &rs->config, false);
-    rs->proxy_addrs = host_ports(net->n_proxies, &rs->config, true);
+    rs->shard_addrs = host_ports(net->n_shards, &rs->config, ADDR_SHARDS);
+    rs->proxy_addrs = host_ports(net->n_proxies, &rs->config, ADDR_PROXIES);
+    rs->exporter_addrs = host_ports(net->n_block_exporters, &rs->config, ADDR_EXPORTERS);
     mc_shard_server_config cfg = {
         .key = &rs->config.key,
         .committee = &rs->genesis.committee,
@@ -243,6 +249,8 @@ static int serve(run_state *rs, const run_options *o) {
         .shard_addresses = (const char *const *)rs->shard_addrs,
         .proxy_addresses = (const char *const *)rs->proxy_addrs,
         .n_proxies = net->n_proxies,
+        .exporter_addresses = (const char *const *)rs->exporter_addrs,
+        .n_exporters = net->n_block_exporters,
         .cross_chain = o->cross_chain,
         .timestamp_grace_us = o->block_time_grace_ms * 1000,
         .metrics = rs->metrics,
@@ -382,6 +390,7 @@ out:
     mc_metrics_registry_free(rs.metrics);
     free_strings(rs.shard_addrs, rs.config.internal.n_shards);
     free_strings(rs.proxy_addrs, rs.config.internal.n_proxies);
+    free_strings(rs.exporter_addrs, rs.config.internal.n_block_exporters);
     mc_genesis_free(&rs.genesis);
     mc_server_config_free(&rs.config);
     return rc;

@@ -37,6 +37,7 @@ typedef struct {
     rocksdb_cache_t *block_cache;
     rocksdb_writeoptions_t *write_options;
     rocksdb_readoptions_t *read_options; /* plain reads; shared, never modified after open */
+    bool secondary;                      /* read-only follower (mc_kv_rocksdb_open_secondary) */
 } rocks_kv;
 
 /* Fills err with a RocksDB message and frees the message. */
@@ -212,6 +213,8 @@ static void rocks_add_op(rocksdb_writebatch_t *wb, const uint8_t *root, size_t r
 static mc_status rocks_write_batch(void *self, const uint8_t *root, size_t root_len,
                                    const mc_kv_batch *batch, mc_error *err) {
     rocks_kv *r = self;
+    if (r->secondary)
+        return mc_error_set(err, MC_ERR_IO, "rocksdb write: a secondary instance is read-only");
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     mc_buf k = {0}, upper = {0};
     bool has_put = false;
@@ -306,4 +309,40 @@ mc_status mc_kv_rocksdb_open(const char *path, const mc_kv_rocksdb_options *opts
     *s = (mc_kv_store){.vt = &rocks_vtable, .self = r};
     *out = s;
     return MC_OK;
+}
+
+/* ---- secondary instances ---- */
+
+mc_status mc_kv_rocksdb_open_secondary(const char *path, const char *secondary_path,
+                                       mc_kv_store **out, mc_error *err) {
+    static const mc_kv_rocksdb_options read_only = {.durable = false, .create_if_missing = false};
+    *out = NULL;
+    rocks_kv *r = mc_calloc(1, sizeof *r);
+    rocks_configure(r, &read_only);
+    /* A secondary must keep every table file open: the primary may delete a file
+     * (compaction) that the secondary's view still refers to. */
+    rocksdb_options_set_max_open_files(r->options, -1);
+    r->secondary = true;
+    char *msg = NULL;
+    r->db = rocksdb_open_as_secondary(r->options, path, secondary_path, &msg);
+    if (msg || !r->db) {
+        mc_error_set(err, MC_ERR_IO, "rocksdb open secondary %s: %s", path,
+                     msg ? msg : "unknown error");
+        rocksdb_free(msg);
+        rocks_free(r);
+        return MC_ERR_IO;
+    }
+    mc_kv_store *s = mc_malloc(sizeof *s);
+    *s = (mc_kv_store){.vt = &rocks_vtable, .self = r};
+    *out = s;
+    return MC_OK;
+}
+
+mc_status mc_kv_rocksdb_catch_up(mc_kv_store *s, mc_error *err) {
+    if (!s || s->vt != &rocks_vtable || !((rocks_kv *)s->self)->secondary)
+        return mc_error_set(err, MC_ERR_INVALID, "not a RocksDB secondary instance");
+    rocks_kv *r = s->self;
+    char *msg = NULL;
+    rocksdb_try_catch_up_with_primary(r->db, &msg);
+    return msg ? rocks_fail(err, "catch up", msg) : MC_OK;
 }
