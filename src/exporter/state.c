@@ -38,7 +38,8 @@ static size_t make_root(const mc_export_state *st, uint8_t tag, const char *dest
     size_t n = dest ? strlen(dest) : 0;
     if (n > MAX_DEST_NAME)
         n = MAX_DEST_NAME;
-    memcpy(out + 5, dest, n);
+    if (n)
+        memcpy(out + 5, dest, n);
     return 5 + n;
 }
 
