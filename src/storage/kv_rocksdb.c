@@ -157,10 +157,12 @@ static bool rocks_partition_nonempty(rocksdb_iterator_t *probe, const uint8_t *r
 static mc_status rocks_list_root_keys(void *self, mc_kv_entries *out, mc_error *err) {
     rocks_kv *r = self;
     /* One snapshot for markers and probes, so a concurrent write cannot make us report a
-     * root from one state and skip it from another. */
-    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(r->db);
+     * root from one state and skip it from another. A secondary has no snapshots (nor
+     * writes: its view only moves when it catches up). */
+    const rocksdb_snapshot_t *snap = r->secondary ? NULL : rocksdb_create_snapshot(r->db);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(ro, snap);
+    if (snap)
+        rocksdb_readoptions_set_snapshot(ro, snap);
     rocksdb_iterator_t *it = rocksdb_create_iterator(r->db, ro);
     rocksdb_iterator_t *probe = rocksdb_create_iterator(r->db, ro);
     mc_buf scratch = {0};
@@ -183,7 +185,8 @@ static mc_status rocks_list_root_keys(void *self, mc_kv_entries *out, mc_error *
     rocksdb_iter_destroy(probe);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    rocksdb_release_snapshot(r->db, snap);
+    if (snap)
+        rocksdb_release_snapshot(r->db, snap);
     return msg ? rocks_fail(err, "list roots", msg) : MC_OK;
 }
 
