@@ -68,6 +68,8 @@ static exp_result ask(exp_dest *d, const mc_chain_id *chain, mc_height known, mc
     mc_error err = {0};
     *active = true;
     mc_status st = d->dest->vt->query(d->dest->ctx, chain, next, active, &err);
+    if (d->m_queries && st != MC_ERR_NOT_FOUND)
+        mc_counter_inc(d->m_queries);
     if (st == MC_ERR_NOT_FOUND) {
         *next = known;
         return EXP_DONE;

@@ -465,6 +465,9 @@ static void register_metrics(mc_exporter *e) {
     mc_metric_counter *exported = mc_metrics_counter(
         reg, "linera_exporter_blocks_exported_total",
         "Certificates a destination accepted from this exporter", "destination", NULL);
+    mc_metric_counter *queries = mc_metrics_counter(
+        reg, "linera_exporter_queries_total",
+        "Chain-info queries asking a destination where a chain stands", "destination", NULL);
     mc_metric_counter *errors =
         mc_metrics_counter(reg, "linera_exporter_errors_total",
                            "Export failures: unavailable destination, refused block, storage",
@@ -480,13 +483,14 @@ static void register_metrics(mc_exporter *e) {
         reg, "linera_exporter_destination_lag_blocks",
         "Blocks of queued chains that a destination is not known to have", "destination", NULL);
     mc_metric_histogram *dispatch = mc_metrics_histogram(
-        reg, "linera_exporter_dispatch_block_ms",
+        reg, "linera_exporter_dispatch_block_latency",
         "Time to send one certificate to a destination and get its answer (ms)", ms,
         sizeof ms / sizeof *ms, "destination", NULL);
     for (size_t i = 0; i < e->n_dests; i++) {
         exp_dest *d = &e->dests[i];
         const char *name = d->dest->name;
         d->m_exported = mc_counter_child(exported, name, NULL);
+        d->m_queries = mc_counter_child(queries, name, NULL);
         d->m_unavailable = mc_counter_child(errors, name, "unavailable", NULL);
         d->m_refused = mc_counter_child(errors, name, "refused", NULL);
         d->m_storage = mc_counter_child(errors, name, "storage", NULL);

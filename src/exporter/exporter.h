@@ -46,11 +46,13 @@
  *   linera_exporter_destination_lag_blocks{destination} blocks storage has and the
  *       destination is not known to have, over the chains in its queue (chains waiting in
  *       the backlog are not counted)
+ *   linera_exporter_queries_total{destination}           chain-info queries (where do you
+ *       stand?) sent to it
  *   linera_exporter_errors_total{destination,error}     error = unavailable | refused |
  *       storage
  *   linera_exporter_queue_size{destination}              chains queued in memory
  *   linera_exporter_backlog_chains{destination}          chains waiting in the backlog
- *   linera_exporter_dispatch_block_ms{destination}       one certificate sent and answered
+ *   linera_exporter_dispatch_block_latency{destination}       one certificate sent and answered
  *   linera_exporter_notifications_total                  NewBlock notifications received
  *   linera_exporter_rescans_total                        comparisons of state and storage
  *

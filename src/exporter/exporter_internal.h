@@ -41,7 +41,7 @@ typedef struct {
     uint64_t lag_sum;           /* sum of the queued items' lag */
     uint64_t exported, errors;
     /* Metrics (NULL without a registry). */
-    mc_counter *m_exported, *m_unavailable, *m_refused, *m_storage;
+    mc_counter *m_exported, *m_queries, *m_unavailable, *m_refused, *m_storage;
     mc_gauge *m_queue, *m_backlog, *m_lag;
     mc_histogram *m_dispatch;
 } exp_dest;
