@@ -38,8 +38,8 @@ typedef struct {
     cli_storage_options storage;
     const char *config_path;
     long metrics_port; /* -1: the TOML's */
-    uint64_t threads, send_timeout_ms, recv_timeout_ms, retry_delay_ms, max_retries,
-        max_backoff_ms, grace_period_ms;
+    uint64_t threads, send_timeout_ms, recv_timeout_ms, retry_delay_ms, max_retries, max_backoff_ms,
+        grace_period_ms;
     const char *state_path;
     const char *log_format;
 } run_options;
@@ -218,8 +218,8 @@ static bool exporter_health(void *ctx, char *reason, size_t cap) {
 }
 
 static int start_metrics(exporter_run *r) {
-    uint16_t port = r->opt.metrics_port > 0 ? (uint16_t)r->opt.metrics_port
-                                            : r->config.metrics_port;
+    uint16_t port =
+        r->opt.metrics_port > 0 ? (uint16_t)r->opt.metrics_port : r->config.metrics_port;
     char listen[MC_HOST_PORT_MAX];
     listen_address(r->config.service_host, port, listen, sizeof listen);
     mc_error err = {0};
@@ -304,8 +304,7 @@ static bool has_dest(const dest_list *l, const char *name) {
     return false;
 }
 
-static mc_status add_validator(dest_list *l, const char *address, int timeout_ms,
-                               mc_error *err) {
+static mc_status add_validator(dest_list *l, const char *address, int timeout_ms, mc_error *err) {
     if (has_dest(l, address))
         return MC_OK;
     if (l->n == MC_EXPORTER_MAX_DESTINATIONS)

@@ -40,7 +40,7 @@
 typedef struct {
     uint64_t validators, shards, proxies, other_chains;
     bool with_exporter;
-    uint64_t exporters; /* replicas per validator, with --with-block-exporter */
+    uint64_t exporters;  /* replicas per validator, with --with-block-exporter */
     const char *storage; /* "rocksdb" or "memory" */
     const char *path;
     const char *initial_amount;
@@ -179,8 +179,8 @@ static int write_exporter_configs(network *net, const net_options *o, uint64_t v
                                   const mc_server_config *c) {
     for (uint64_t i = 0; i < c->internal.n_block_exporters; i++) {
         char path[4200], text[1024];
-        snprintf(path, sizeof path, "%s/exporter_%llu_%llu.toml", net->dir,
-                 (unsigned long long)v, (unsigned long long)i);
+        snprintf(path, sizeof path, "%s/exporter_%llu_%llu.toml", net->dir, (unsigned long long)v,
+                 (unsigned long long)i);
         int n = snprintf(text, sizeof text,
                          "id = %llu\n"
                          "replicas = %llu\n"
@@ -366,13 +366,13 @@ static int start_exporters(network *net, uint64_t v, const mc_server_config *c,
     char bin[4200], cfg[4200], metrics[16], name[96], health[64];
     snprintf(bin, sizeof bin, "%s/linera-exporter", net->bin_dir);
     for (size_t i = 0; i < c->internal.n_block_exporters; i++) {
-        snprintf(cfg, sizeof cfg, "%s/exporter_%llu_%zu.toml", net->dir, (unsigned long long)v,
-                 i);
+        snprintf(cfg, sizeof cfg, "%s/exporter_%llu_%zu.toml", net->dir, (unsigned long long)v, i);
         snprintf(metrics, sizeof metrics, "%u", net->exporter_metrics[v][i]);
         snprintf(name, sizeof name, "validator_%llu_exporter_%zu", (unsigned long long)v, i);
         snprintf(health, sizeof health, "127.0.0.1:%u", c->internal.block_exporters[i].port);
-        char *argv[] = {bin,     "run",        "--config-path", cfg, "--storage", (char *)storage,
-                        "--metrics-port", metrics, NULL};
+        char *argv[] = {bin,         "run",           "--config-path",  cfg,
+                        "--storage", (char *)storage, "--metrics-port", metrics,
+                        NULL};
         if (spawn(net, name, health, argv))
             return CLI_EXIT_ERROR;
     }

@@ -24,8 +24,7 @@ typedef mc_status (*cfg_toml_elem_fn)(const mc_toml_node *t, void *elem, mc_erro
 
 /* An array of tables root[key] into a new array of elem_size zeroed elements (*out, *n: the
  * caller frees *out, also on failure). An absent optional key leaves *out and *n alone. */
-mc_status cfg_toml_list(const mc_toml_node *root, const char *key, bool required,
-                        size_t elem_size, cfg_toml_elem_fn fn, void **out, size_t *n,
-                        mc_error *err);
+mc_status cfg_toml_list(const mc_toml_node *root, const char *key, bool required, size_t elem_size,
+                        cfg_toml_elem_fn fn, void **out, size_t *n, mc_error *err);
 
 #endif

@@ -131,8 +131,7 @@ static const mc_export_dest_vtable log_vtable = {
 mc_export_dest *mc_export_dest_logging(const char *path, mc_error *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        mc_error_set(err, MC_ERR_IO, "cannot open the export log '%s': %s", path,
-                     strerror(errno));
+        mc_error_set(err, MC_ERR_IO, "cannot open the export log '%s': %s", path, strerror(errno));
         return NULL;
     }
     log_dest *ld = mc_calloc(1, sizeof *ld);

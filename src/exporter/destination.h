@@ -29,8 +29,7 @@ typedef struct {
                        mc_error *err);
     /* Hands over a confirmed certificate; *resp (caller frees) is the answer: INFO (with
      * the chain's new state) or ERROR (why not). MC_ERR_UNAVAILABLE: unreachable. */
-    mc_status (*send)(void *ctx, const mc_certificate *cert, mc_node_response *resp,
-                      mc_error *err);
+    mc_status (*send)(void *ctx, const mc_certificate *cert, mc_node_response *resp, mc_error *err);
     void (*free)(void *ctx);
 } mc_export_dest_vtable;
 

@@ -130,8 +130,8 @@ static exp_result dest_height(mc_exporter *e, exp_dest *d, const mc_chain_id *ch
 }
 
 /* Sets *n if the first block of a new chain needs its parent's block at the destination. */
-static exp_result parent_needed(mc_exporter *e, exp_dest *d, const mc_chain_id *chain,
-                                bool *needed, need *n) {
+static exp_result parent_needed(mc_exporter *e, exp_dest *d, const mc_chain_id *chain, bool *needed,
+                                need *n) {
     mc_chain_description desc;
     mc_error err = {0};
     *needed = false;

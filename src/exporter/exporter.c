@@ -210,9 +210,9 @@ static void after_step(mc_exporter *e, exp_dest *d, exp_item *item, exp_result r
         requeue(e, d, item, 0);
         break;
     case EXP_WAIT:
-        item->transit_ms = item->transit_ms ? (uint32_t)grow_delay((int)item->transit_ms,
-                                                                   o->retry_delay_ms)
-                                            : MC_EXPORTER_TRANSIT_RETRY_MS;
+        item->transit_ms = item->transit_ms
+                               ? (uint32_t)grow_delay((int)item->transit_ms, o->retry_delay_ms)
+                               : MC_EXPORTER_TRANSIT_RETRY_MS;
         requeue(e, d, item, (int)item->transit_ms);
         break;
     case EXP_UNAVAILABLE:
@@ -534,8 +534,8 @@ static mc_status check_options(const mc_exporter_options *o, mc_error *err) {
         return mc_error_set(err, MC_ERR_INVALID, "exporter: 1..%d destinations are required",
                             MC_EXPORTER_MAX_DESTINATIONS);
     if (o->replicas && o->id >= o->replicas)
-        return mc_error_set(err, MC_ERR_INVALID, "exporter: id %u is not below replicas %u",
-                            o->id, o->replicas);
+        return mc_error_set(err, MC_ERR_INVALID, "exporter: id %u is not below replicas %u", o->id,
+                            o->replicas);
     for (size_t i = 0; i < o->n_dests; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->dests[i]->name, o->dests[j]->name) == 0)

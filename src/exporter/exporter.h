@@ -83,13 +83,13 @@ struct mc_metrics_registry;
 
 /* Zero fields take the defaults (settle_ms: a negative value means none). */
 typedef struct {
-    mc_export_source *source;  /* the validator's storage (borrowed) */
-    mc_kv_store *state;        /* the exporter's own database (borrowed) */
-    uint32_t id, replicas;     /* partition; replicas 0: every chain */
-    mc_export_dest **dests;    /* taken */
-    size_t n_dests;            /* 1..MC_EXPORTER_MAX_DESTINATIONS */
-    size_t work_queue_size;    /* chains per destination in memory; 0 = 256 */
-    unsigned threads;          /* 0 = MC_EXPORTER_DEFAULT_THREADS; at most n_dests are used */
+    mc_export_source *source; /* the validator's storage (borrowed) */
+    mc_kv_store *state;       /* the exporter's own database (borrowed) */
+    uint32_t id, replicas;    /* partition; replicas 0: every chain */
+    mc_export_dest **dests;   /* taken */
+    size_t n_dests;           /* 1..MC_EXPORTER_MAX_DESTINATIONS */
+    size_t work_queue_size;   /* chains per destination in memory; 0 = 256 */
+    unsigned threads;         /* 0 = MC_EXPORTER_DEFAULT_THREADS; at most n_dests are used */
     int retry_delay_ms;
     int max_backoff_ms;
     unsigned max_retries;

@@ -30,15 +30,15 @@ typedef struct {
     mc_export_dest *dest;
     exp_worker *worker;
     /* Guarded by worker->mu. */
-    mc_chain_fifo queue;        /* exp_item */
-    bool backlog;               /* the backlog may hold chains */
-    unsigned backlog_bucket;    /* next bucket to refill the queue from */
-    size_t backlog_count;       /* chains in the backlog (counted on add and take) */
-    bool busy;                  /* a chain step is running */
-    int64_t down_until_ms;      /* unreachable: not tried again before this time */
+    mc_chain_fifo queue;     /* exp_item */
+    bool backlog;            /* the backlog may hold chains */
+    unsigned backlog_bucket; /* next bucket to refill the queue from */
+    size_t backlog_count;    /* chains in the backlog (counted on add and take) */
+    bool busy;               /* a chain step is running */
+    int64_t down_until_ms;   /* unreachable: not tried again before this time */
     int backoff_ms;
-    bool down;                  /* for logging the transitions only */
-    uint64_t lag_sum;           /* sum of the queued items' lag */
+    bool down;        /* for logging the transitions only */
+    uint64_t lag_sum; /* sum of the queued items' lag */
     uint64_t exported, errors;
     /* Metrics (NULL without a registry). */
     mc_counter *m_exported, *m_queries, *m_unavailable, *m_refused, *m_storage;

@@ -18,7 +18,7 @@
 
 typedef struct {
     mc_kv_store *kv;
-    bool owned;     /* a secondary we opened (and catch up) */
+    bool owned; /* a secondary we opened (and catch up) */
     pthread_mutex_t catch_up_mu;
     atomic_uint_fast64_t generation; /* completed catch-ups */
 } source_store;
@@ -186,8 +186,8 @@ static mc_status height_fresh(source_store *st, const mc_chain_id *chain, mc_hei
     return r ? r : height_in(st, chain, next, err);
 }
 
-mc_status mc_export_source_height(mc_export_source *s, const mc_chain_id *chain,
-                                  mc_height at_least, mc_height *next, mc_error *err) {
+mc_status mc_export_source_height(mc_export_source *s, const mc_chain_id *chain, mc_height at_least,
+                                  mc_height *next, mc_error *err) {
     size_t g = guess(s, chain);
     mc_status r = height_fresh(&s->stores[g], chain, at_least, next, err);
     if (r || *next >= (at_least ? at_least : 1))

@@ -52,8 +52,8 @@ mc_status mc_export_source_refresh(mc_export_source *s, mc_error *err);
 /* The chain's next block height in storage (0: no block, or an unknown chain). If storage
  * shows less than `at_least`, catches up and looks again (the result may still be lower:
  * then the data is not there). at_least 0 never catches up (call _refresh first). */
-mc_status mc_export_source_height(mc_export_source *s, const mc_chain_id *chain,
-                                  mc_height at_least, mc_height *next, mc_error *err);
+mc_status mc_export_source_height(mc_export_source *s, const mc_chain_id *chain, mc_height at_least,
+                                  mc_height *next, mc_error *err);
 
 /* The confirmed certificate of chain at height (caller frees it). MC_ERR_NOT_FOUND (err
  * not set) if storage has none, after catching up. */

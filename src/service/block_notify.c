@@ -25,8 +25,8 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     mc_chain_fifo queue;
-    int64_t first_ms;        /* when the oldest waiting entry arrived */
-    uint64_t unreported;     /* dropped since the last delivered batch */
+    int64_t first_ms;    /* when the oldest waiting entry arrived */
+    uint64_t unreported; /* dropped since the last delivered batch */
     bool stopping, running;
     pthread_t thread;
     uint64_t n_sent, n_dropped, n_failed;
@@ -171,13 +171,12 @@ static void feed_init(feed *f, const mc_block_notify_config *cfg, const char *ad
         label);
     f->failed = mc_counter_child_v(
         mc_metrics_counter(cfg->metrics, "linera_block_notify_failed_batches_total",
-                           "Notification batches an exporter did not accept (retried)",
-                           "exporter", NULL),
+                           "Notification batches an exporter did not accept (retried)", "exporter",
+                           NULL),
         label);
     f->pending = mc_gauge_child_v(
         mc_metrics_gauge(cfg->metrics, "linera_block_notify_pending",
-                         "Chains with a new block waiting for a block exporter", "exporter",
-                         NULL),
+                         "Chains with a new block waiting for a block exporter", "exporter", NULL),
         label);
 }
 

@@ -42,12 +42,12 @@ struct mc_metrics_registry;
 typedef struct {
     const char *const *addresses; /* "host:port" of each exporter (copied) */
     size_t n_addresses;
-    size_t max_pending;       /* chains per exporter; 0 or more than the limit: the limit */
-    int batch_interval_ms;    /* longest a notification waits for its batch to fill */
-    int rpc_timeout_ms;       /* deadline of one NotifyBatch */
-    int retry_delay_ms;       /* first wait after a failed batch */
-    int max_backoff_ms;       /* longest wait between attempts */
-    size_t max_message_size;  /* gRPC message limit; 0 = MC_MAX_MESSAGE_BYTES */
+    size_t max_pending;      /* chains per exporter; 0 or more than the limit: the limit */
+    int batch_interval_ms;   /* longest a notification waits for its batch to fill */
+    int rpc_timeout_ms;      /* deadline of one NotifyBatch */
+    int retry_delay_ms;      /* first wait after a failed batch */
+    int max_backoff_ms;      /* longest wait between attempts */
+    size_t max_message_size; /* gRPC message limit; 0 = MC_MAX_MESSAGE_BYTES */
     struct mc_metrics_registry *metrics; /* NULL: none; else borrowed, outlives the feed */
 } mc_block_notify_config;
 

@@ -225,9 +225,8 @@ mc_status mc_pb_unpack_notification_batch(const uint8_t *data, size_t len, mc_no
     return mc_pb_unpack_notification_batch_ex(data, len, ns, count, &dropped, err);
 }
 
-mc_status mc_pb_unpack_notification_batch_ex(const uint8_t *data, size_t len,
-                                             mc_notification **ns, size_t *count,
-                                             uint64_t *dropped, mc_error *err) {
+mc_status mc_pb_unpack_notification_batch_ex(const uint8_t *data, size_t len, mc_notification **ns,
+                                             size_t *count, uint64_t *dropped, mc_error *err) {
     *dropped = 0;
     Rpc__V1__NotificationBatch *b = rpc__v1__notification_batch__unpack(NULL, len, data);
     if (!b)

@@ -166,8 +166,7 @@ static void make_history(fixture *f) {
     mc_ownership o = {0};
     mc_ownership_single(&o, &f->t.alice);
     mc_chain_description child;
-    expect_ok(mc_client_open_chain(f->t.alice_client, &f->t.a, &o, TOKENS(50), &child, &err),
-              &err);
+    expect_ok(mc_client_open_chain(f->t.alice_client, &f->t.a, &o, TOKENS(50), &child, &err), &err);
     expect_ok(mc_client_track_chain(f->t.alice_client, &child, &err), &err);
     mc_chain_id c = mc_chain_description_id(&child);
     f->chains[f->n_chains++] = c;
@@ -261,8 +260,8 @@ static void wait_idle(mc_exporter *e) {
     cr_assert(tu_wait_until(is_idle, &c, WAIT_MS), "exporter still busy after %d ms", WAIT_MS);
 }
 
-static mc_exporter *start_exporter(fixture *f, mc_kv_store *state, mc_export_dest **dests,
-                                   size_t n, uint32_t id, uint32_t replicas, size_t queue) {
+static mc_exporter *start_exporter(fixture *f, mc_kv_store *state, mc_export_dest **dests, size_t n,
+                                   uint32_t id, uint32_t replicas, size_t queue) {
     mc_exporter_options o = {.source = f->source,
                              .state = state,
                              .id = id,
@@ -295,8 +294,10 @@ static void notify_tips(fixture *f, mc_exporter *e) {
         bool has;
         mc_height h = height_at(f, 0, &f->chains[i], &tip, &has);
         if (h)
-            ns[n++] = (mc_notification){
-                .kind = MC_NOTIFY_NEW_BLOCK, .chain_id = f->chains[i], .height = h - 1, .hash = tip};
+            ns[n++] = (mc_notification){.kind = MC_NOTIFY_NEW_BLOCK,
+                                        .chain_id = f->chains[i],
+                                        .height = h - 1,
+                                        .hash = tip};
     }
     mc_exporter_notify(e, ns, n, 0);
 }
@@ -490,8 +491,7 @@ static void assert_partition(fixture *f, recorder *rs, uint32_t n) {
         for (uint32_t i = 0; i < n; i++)
             for (size_t j = 0; j < rs[i].n_accepted; j++)
                 if (mc_hash_equal(&rs[i].accepted[j].chain, &f->chains[k])) {
-                    cr_assert(owner == -1 || owner == (int)i, "chain %zu sent by two replicas",
-                              k);
+                    cr_assert(owner == -1 || owner == (int)i, "chain %zu sent by two replicas", k);
                     owner = (int)i;
                 }
         cr_assert_neq(owner, -1, "chain %zu sent by no replica", k);

@@ -48,16 +48,15 @@ static const char LOCAL[] = "id = 1\n"
 static mc_exporter_config parse_ok(const char *text) {
     mc_exporter_config c;
     mc_error err = {0};
-    cr_assert_eq(mc_exporter_config_parse(text, strlen(text), &c, &err), MC_OK, "%s",
-                 err.message);
+    cr_assert_eq(mc_exporter_config_parse(text, strlen(text), &c, &err), MC_OK, "%s", err.message);
     return c;
 }
 
 static void parse_fails(const char *text, const char *expected) {
     mc_exporter_config c;
     mc_error err = {0};
-    cr_assert_neq(mc_exporter_config_parse(text, strlen(text), &c, &err), MC_OK,
-                  "accepted: %s", text);
+    cr_assert_neq(mc_exporter_config_parse(text, strlen(text), &c, &err), MC_OK, "accepted: %s",
+                  text);
     cr_assert(strstr(err.message, expected), "message '%s' lacks '%s'", err.message, expected);
     cr_assert_null(c.destinations, "nothing left to free on failure");
 }
@@ -140,8 +139,8 @@ Test(exporter_config, mistakes_are_refused_with_their_place) {
     parse_fails(text, "service_config.port");
     snprintf(text, sizeof text, "id = 0\n%s", SERVICE);
     parse_fails(text, "no destination");
-    snprintf(text, sizeof text,
-             "id = 0\n%s[[destination_config.destinations]]\nkind = \"Kafka\"\n", SERVICE);
+    snprintf(text, sizeof text, "id = 0\n%s[[destination_config.destinations]]\nkind = \"Kafka\"\n",
+             SERVICE);
     parse_fails(text, "destination_config.destinations[0].kind (line 6)");
     snprintf(text, sizeof text,
              "id = 0\n%s[[destination_config.destinations]]\nkind = \"Validator\"\n"
@@ -158,8 +157,7 @@ Test(exporter_config, mistakes_are_refused_with_their_place) {
              "file_name = \"\"\n",
              SERVICE);
     parse_fails(text, "must not be empty");
-    snprintf(text, sizeof text, "id = 0\n%s%s[limits]\nwork_queue_size = 0\n", SERVICE,
-             COMMITTEE);
+    snprintf(text, sizeof text, "id = 0\n%s%s[limits]\nwork_queue_size = 0\n", SERVICE, COMMITTEE);
     parse_fails(text, "limits.work_queue_size");
     snprintf(text, sizeof text, "id = 0\n%s%s[limits]\nwork_queue_size = 1000000\n", SERVICE,
              COMMITTEE);
@@ -175,8 +173,7 @@ Test(exporter_config, mistakes_are_refused_with_their_place) {
 Test(exporter_config, load_names_the_file) {
     mc_exporter_config c;
     mc_error err = {0};
-    cr_assert_eq(mc_exporter_config_load("/nonexistent/exporter.toml", &c, &err),
-                 MC_ERR_NOT_FOUND);
+    cr_assert_eq(mc_exporter_config_load("/nonexistent/exporter.toml", &c, &err), MC_ERR_NOT_FOUND);
     cr_assert(strstr(err.message, "/nonexistent/exporter.toml"), "%s", err.message);
     char path[] = "/tmp/mc-exporter-config-XXXXXX";
     int fd = mkstemp(path);

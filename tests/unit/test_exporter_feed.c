@@ -225,8 +225,8 @@ Test(exporter_service, takes_batches_refuses_garbage_and_rescans_on_drops) {
     mc_export_source *src = mc_export_source_of_stores(&validator, 1);
     mc_metrics_registry *reg = mc_metrics_registry_new();
     mc_export_dest *d = mc_export_dest_node("nowhere", (mc_node){.call = unreachable});
-    mc_exporter_options o = {.source = src, .state = state, .dests = &d, .n_dests = 1,
-                             .settle_ms = -1, .metrics = reg};
+    mc_exporter_options o = {
+        .source = src, .state = state, .dests = &d, .n_dests = 1, .settle_ms = -1, .metrics = reg};
     mc_error err = {0};
     mc_exporter *e = mc_exporter_new(&o, &err);
     cr_assert_not_null(e, "%s", err.message);

@@ -48,8 +48,7 @@ Test(rocksdb_secondary, follows_its_primary_read_only) {
     put1(primary, S("r"), S("k1"), S("v1"));
     mc_kv_store *secondary = NULL;
     mc_error err = {0};
-    cr_assert_eq(mc_kv_rocksdb_open_secondary(db, sec, &secondary, &err), MC_OK, "%s",
-                 err.message);
+    cr_assert_eq(mc_kv_rocksdb_open_secondary(db, sec, &secondary, &err), MC_OK, "%s", err.message);
     cr_assert(has(secondary, S("r"), S("k1")), "sees what was there at open");
 
     put1(primary, S("r"), S("k2"), S("v2"));
@@ -115,8 +114,8 @@ static void copy_store(mc_kv_store *from, mc_kv_store *to) {
     cr_assert_eq(mc_kv_list_root_keys(from, &roots, NULL), MC_OK);
     for (size_t i = 0; i < roots.len; i++) {
         mc_kv_entries kvs = {0};
-        cr_assert_eq(mc_kv_find_key_values(from, roots.items[i].key, roots.items[i].key_len,
-                                           NULL, 0, &kvs, NULL),
+        cr_assert_eq(mc_kv_find_key_values(from, roots.items[i].key, roots.items[i].key_len, NULL,
+                                           0, &kvs, NULL),
                      MC_OK);
         mc_kv_batch b = {0};
         for (size_t k = 0; k < kvs.len; k++)

@@ -46,7 +46,8 @@ bool tu_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms) {
         if (cond(ctx))
             return true;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long elapsed = (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
+        long elapsed =
+            (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
         if (elapsed > timeout_ms)
             return false;
         usleep(5000);
