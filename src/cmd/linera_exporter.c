@@ -11,7 +11,6 @@
 #include "rpc/rpc.h"
 #include "storage/storage_uri.h"
 
-#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,14 +200,6 @@ typedef struct {
     char not_ready_reason[300];
 } exporter_run;
 
-/* As the server and proxy: an IP address is bound as given (a local network stays on
- * loopback), a host name means every interface. */
-static void listen_address(const char *host, uint16_t port, char *out, size_t len) {
-    struct in_addr a;
-    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
-             (unsigned)port);
-}
-
 static bool exporter_health(void *ctx, char *reason, size_t cap) {
     exporter_run *r = ctx;
     if (atomic_load(&r->ready))
@@ -221,7 +212,7 @@ static int start_metrics(exporter_run *r) {
     uint16_t port =
         r->opt.metrics_port > 0 ? (uint16_t)r->opt.metrics_port : r->config.metrics_port;
     char listen[MC_HOST_PORT_MAX];
-    listen_address(r->config.service_host, port, listen, sizeof listen);
+    cli_listen_address(r->config.service_host, port, listen, sizeof listen);
     mc_error err = {0};
     r->http = mc_metrics_http_start(r->metrics, listen, exporter_health, r, &err);
     if (!r->http) {
@@ -380,7 +371,7 @@ static int start_exporter(exporter_run *r) {
 
 static int start_service(exporter_run *r) {
     char listen[MC_HOST_PORT_MAX];
-    listen_address(r->config.service_host, r->config.service_port, listen, sizeof listen);
+    cli_listen_address(r->config.service_host, r->config.service_port, listen, sizeof listen);
     mc_error err = {0};
     r->service = mc_exporter_service_new(r->exporter, listen, &err);
     if (!r->service || !mc_exporter_service_start(r->service)) {

@@ -10,7 +10,6 @@
 #include "service/shard_server.h"
 #include "storage/storage_uri.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -170,14 +169,6 @@ static mc_status load_genesis_for(const mc_storage_uri *u, mc_genesis *g, mc_err
     return st;
 }
 
-/* Listen on the configured host when it is an IP address (so a local network stays on
- * loopback); on every interface when it is a name (a Kubernetes Service, say). */
-static void listen_address(const char *host, uint16_t port, char *out, size_t len) {
-    struct in_addr a;
-    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
-             (unsigned)port);
-}
-
 typedef struct {
     mc_server_config config;
     mc_genesis genesis;
@@ -207,7 +198,7 @@ static mc_status open_stores(run_state *rs, const run_options *o, const mc_stora
         if (st)
             return st;
         const mc_shard_entry *sc = &rs->config.internal.shards[shard];
-        listen_address(sc->host, sc->port, rs->listen[k], sizeof rs->listen[k]);
+        cli_listen_address(sc->host, sc->port, rs->listen[k], sizeof rs->listen[k]);
     }
     return MC_OK;
 }
@@ -298,7 +289,7 @@ static bool server_health(void *ctx, char *reason, size_t cap) {
 static int start_metrics(run_state *rs) {
     const mc_shard_entry *sc = &rs->config.internal.shards[rs->local[0]];
     char listen[MC_HOST_PORT_MAX];
-    listen_address(sc->host, sc->metrics_port, listen, sizeof listen);
+    cli_listen_address(sc->host, sc->metrics_port, listen, sizeof listen);
     mc_error err = {0};
     rs->http = mc_metrics_http_start(rs->metrics, listen, server_health, rs, &err);
     if (!rs->http) {

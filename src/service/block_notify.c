@@ -150,34 +150,33 @@ static void *feed_main(void *arg) {
 
 /* ---- lifecycle ---- */
 
+/* One exporter's series of a counter labelled by exporter. */
+static mc_counter *exporter_counter(mc_metrics_registry *reg, const char *name, const char *help,
+                                    const char *address) {
+    return mc_counter_child(mc_metrics_counter(reg, name, help, "exporter", NULL), address, NULL);
+}
+
 static void feed_init(feed *f, const mc_block_notify_config *cfg, const char *address) {
     f->cfg = cfg;
     f->channel = mc_rpc_channel_new(address, cfg->max_message_size);
     mc_chain_fifo_init(&f->queue, cfg->max_pending, sizeof(pending_block));
     pthread_mutex_init(&f->mu, NULL);
     mc_cond_init_monotonic(&f->cv);
-    if (!cfg->metrics)
+    mc_metrics_registry *reg = cfg->metrics;
+    if (!reg)
         return;
-    const char *label[] = {address};
-    f->sent = mc_counter_child_v(
-        mc_metrics_counter(cfg->metrics, "linera_block_notify_sent_total",
-                           "NewBlock notifications delivered to a block exporter", "exporter",
-                           NULL),
-        label);
-    f->dropped = mc_counter_child_v(
-        mc_metrics_counter(cfg->metrics, "linera_block_notify_dropped_total",
-                           "NewBlock notifications dropped because an exporter's queue was full",
-                           "exporter", NULL),
-        label);
-    f->failed = mc_counter_child_v(
-        mc_metrics_counter(cfg->metrics, "linera_block_notify_failed_batches_total",
-                           "Notification batches an exporter did not accept (retried)", "exporter",
-                           NULL),
-        label);
-    f->pending = mc_gauge_child_v(
-        mc_metrics_gauge(cfg->metrics, "linera_block_notify_pending",
+    f->sent = exporter_counter(reg, "linera_block_notify_sent_total",
+                               "NewBlock notifications delivered to a block exporter", address);
+    f->dropped = exporter_counter(
+        reg, "linera_block_notify_dropped_total",
+        "NewBlock notifications dropped because an exporter's queue was full", address);
+    f->failed =
+        exporter_counter(reg, "linera_block_notify_failed_batches_total",
+                         "Notification batches an exporter did not accept (retried)", address);
+    f->pending = mc_gauge_child(
+        mc_metrics_gauge(reg, "linera_block_notify_pending",
                          "Chains with a new block waiting for a block exporter", "exporter", NULL),
-        label);
+        address, NULL);
 }
 
 static void feed_stop(feed *f) {

@@ -221,18 +221,7 @@ assert_eq "run without --config-path is a usage error" 2 "$rc"
 
 # =========================================================================================
 section "stop"
-kill -TERM "$NET_PID"
-wait "$NET_PID"
-rc=$?
-NET_PID=
-assert_eq "linera net up exits 0 on SIGTERM" 0 "$rc"
-for pid in "${RESTARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-for pid in "${RESTARTED_PIDS[@]}"; do
-    wait_gone "$pid" 15 || fail "restarted process $pid exits on SIGTERM" "gone within 15 s" "running"
-done
-assert_eq "no process of the network is left" "" "$(pids_of_net_dir)"
-reports=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$NET_DIR"/logs/*.log)
-assert_eq "no sanitizer report in the logs" "" "$reports"
+net_stop_checked
 
 printf '# total time %d s\n' "$((SECONDS - E2E_START))"
 printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
