@@ -72,9 +72,9 @@ static void net_usage(FILE *out) {
             "ports, prints the LINERA_WALLET, LINERA_KEYSTORE and LINERA_STORAGE exports to\n"
             "use it, and stays up until Ctrl-C (SIGINT) or SIGTERM, then stops every process.\n"
             "Logs are in DIR/logs, process command lines in DIR/processes.txt.\n"
-            "--with-block-exporter also starts, for each validator, that many\n"
-            "linera-exporter replicas pushing its blocks to the other validators\n"
-            "(RocksDB storage only).\n",
+            "--with-block-exporter also starts --num-block-exporters linera-exporter\n"
+            "replicas per validator, which push its blocks to the validators that lack\n"
+            "them (RocksDB storage only).\n",
             LINERA);
 }
 
