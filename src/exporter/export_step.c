@@ -94,6 +94,8 @@ static exp_result open_frame(mc_exporter *e, exp_dest *d, frame *f, mc_height hi
         log_storage(d, "reading a chain", &err);
         return EXP_STORAGE;
     }
+    if (!f->root && stored < f->target)
+        return EXP_WAIT; /* storage does not show the sender's block yet: look again later */
     f->limit = stored < f->target ? stored : f->target;
     f->saved = known;
     f->next = known;
@@ -201,8 +203,24 @@ static int missing_messages(exp_dest *d, const mc_node_error *ne, need *n) {
 }
 
 /* A chain the destination does not know: its parent's block first, or wait for the
- * description to travel between the destination's shards. */
+ * description to travel between the destination's shards. A genesis chain it does not know
+ * is another network's: refused. */
 static int unknown_chain(mc_exporter *e, exp_dest *d, const frame *f, need *n) {
+    mc_chain_description desc;
+    mc_error err = {0};
+    mc_status st = mc_export_source_description(e->opt.source, &f->chain, &desc, &err);
+    if (st && st != MC_ERR_NOT_FOUND) {
+        log_storage(d, "reading a chain description", &err);
+        return EXP_STORAGE;
+    }
+    bool child = !st && desc.origin == MC_ORIGIN_CHILD;
+    if (!st)
+        mc_chain_description_free(&desc);
+    if (!child) {
+        mc_log(MC_LOG_WARN, "exporter", "%s does not know a genesis chain: another network?",
+               d->dest->name);
+        return EXP_REFUSED;
+    }
     bool needed = false;
     exp_result r = parent_needed(e, d, &f->chain, &needed, n);
     return r ? r : needed ? ADV_NEED : EXP_WAIT;
