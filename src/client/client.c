@@ -1033,7 +1033,14 @@ static mc_timestamp quorum_deadline(mc_client *c, const round_view *v, const mc_
 static mc_status time_out_round(mc_client *c, const mc_proposed_block *b, const mc_round *round,
                                 mc_timestamp deadline, mc_error *err) {
     mc_timestamp t = mc_clock_now(&c->clock);
-    if (!c->clock.now && deadline > t && deadline - t <= MC_MAX_ROUND_WAIT_US)
+    char rs[48];
+    mc_round_format(round, rs, sizeof rs);
+    if (!c->clock.now && deadline > t && deadline - t > MC_MAX_ROUND_WAIT_US)
+        return mc_error_set(err, MC_ERR_UNAVAILABLE,
+                            "round %s times out in %llu s, later than a client waits: try again "
+                            "then",
+                            rs, (unsigned long long)((deadline - t) / 1000000u));
+    if (!c->clock.now && deadline > t)
         usleep((useconds_t)(deadline - t + 1000)); /* real clock: wait for the round to end */
     mc_chain_info_query q = {.chain_id = b->chain_id,
                              .request_leader_timeout = true,
@@ -1048,12 +1055,9 @@ static mc_status time_out_round(mc_client *c, const mc_proposed_block *b, const 
     bool ok = certify(c, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, &b->chain_id, MC_CERT_TIMEOUT, &h,
                       round, NULL, &tv, &cert, why, sizeof why);
     mc_buf_free(&req);
-    if (!ok) {
-        char rs[48];
-        mc_round_format(round, rs, sizeof rs);
+    if (!ok)
         return mc_error_set(err, MC_ERR_UNAVAILABLE, "round %s has not timed out yet (%s)", rs,
                             why);
-    }
     mc_status st = broadcast_certificate(c, &cert, err);
     mc_certificate_free(&cert);
     return st;
