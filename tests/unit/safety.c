@@ -74,11 +74,6 @@ static const char *kind_name(mc_cert_kind k) {
     return k == MC_CERT_CONFIRMED ? "confirmed" : k == MC_CERT_VALIDATED ? "validated" : "timeout";
 }
 
-static void round_text(const mc_round *r, char *out, size_t n) {
-    static const char *names[] = {"Fast", "MultiLeader", "SingleLeader", "Validator"};
-    snprintf(out, n, "%s(%u)", r->kind <= MC_ROUND_VALIDATOR ? names[r->kind] : "?", r->number);
-}
-
 static void short_hex(const mc_hash *h, char out[17]) {
     char full[65];
     mc_hash_to_hex(h, full);
@@ -100,7 +95,7 @@ static void check_honest_vote(tn_safety *s, size_t i, mc_height height, const mc
         if (!same_place(r, i, &v->chain_id, height) ||
             mc_hash_equal(&r->value.value_hash, &v->value.value_hash))
             continue;
-        round_text(&r->value.round, r1, sizeof r1);
+        mc_round_format(&r->value.round, r1, sizeof r1);
         short_hex(&r->value.value_hash, h1);
         short_hex(&v->value.value_hash, h2);
         if (r->value.kind == v->value.kind && mc_round_equal(&r->value.round, &v->value.round)) {
@@ -112,7 +107,7 @@ static void check_honest_vote(tn_safety *s, size_t i, mc_height height, const mc
         }
         if (r->value.kind == MC_CERT_CONFIRMED && v->value.kind == MC_CERT_VALIDATED &&
             (!justified || mc_round_cmp(justified, &r->value.round) <= 0)) {
-            round_text(&v->value.round, r2, sizeof r2);
+            mc_round_format(&v->value.round, r2, sizeof r2);
             violation(s,
                       "LOCK VIOLATION: validator %zu confirmed %s... in round %s at height %llu, "
                       "then signed a validated vote for %s... in round %s without a validated "
