@@ -21,6 +21,8 @@ struct tn_cert_record {
     mc_chain_id chain;
     mc_height height;
     mc_hash value;
+    mc_round round;   /* validated certificates */
+    size_t validator; /* validated certificates: who was given it */
 };
 
 #define GROW(arr, n, cap)                                                                          \
@@ -46,6 +48,7 @@ void tn_safety_free(tn_safety *s) {
     free(s->votes);
     free(s->quorums);
     free(s->certs);
+    free(s->validated);
     pthread_mutex_destroy(&s->lock);
     memset(s, 0, sizeof *s);
 }
@@ -118,6 +121,27 @@ static void check_honest_vote(tn_safety *s, size_t i, mc_height height, const mc
     }
 }
 
+/* Rule 4. */
+static void check_confirmation_certified(tn_safety *s, size_t i, mc_height height,
+                                         const mc_vote *v) {
+    if (v->value.kind != MC_CERT_CONFIRMED || v->value.round.kind == MC_ROUND_FAST)
+        return;
+    for (size_t k = 0; k < s->n_validated; k++) {
+        const tn_cert_record *r = &s->validated[k];
+        if (r->validator == i && r->height == height && mc_hash_equal(&r->chain, &v->chain_id) &&
+            mc_hash_equal(&r->value, &v->value.value_hash) &&
+            mc_round_equal(&r->round, &v->value.round))
+            return;
+    }
+    char r1[40], h1[17];
+    mc_round_format(&v->value.round, r1, sizeof r1);
+    short_hex(&v->value.value_hash, h1);
+    violation(s,
+              "UNCERTIFIED CONFIRMATION: validator %zu signed a confirmed vote for %s... in round "
+              "%s at height %llu without a valid validated certificate",
+              i, h1, r1, (unsigned long long)height);
+}
+
 static bool already_recorded(const tn_safety *s, size_t i, mc_height height, const mc_vote *v) {
     for (size_t k = 0; k < s->n_votes; k++) {
         const tn_vote_record *r = &s->votes[k];
@@ -178,8 +202,10 @@ bool tn_safety_vote(tn_safety *s, size_t i, mc_height height, const mc_vote *v,
     if (already_recorded(s, i, height, v))
         return tn_safety_ok(s);
     s->n_checked++;
-    if (s->honest[i])
+    if (s->honest[i]) {
         check_honest_vote(s, i, height, v, justified);
+        check_confirmation_certified(s, i, height, v);
+    }
     if (v->value.kind == MC_CERT_CONFIRMED)
         count_confirmed_vote(s, i, height, v);
     GROW(s->votes, s->n_votes, s->cap_votes);
@@ -225,20 +251,46 @@ static bool proposal_justification(const uint8_t *req, size_t len, mc_round *out
     return has;
 }
 
-static void observe_certificate(tn_safety *s, const uint8_t *req, size_t len) {
+static void record_validated(tn_safety *s, size_t i, const mc_certificate *c) {
+    GROW(s->validated, s->n_validated, s->cap_validated);
+    s->validated[s->n_validated++] = (tn_cert_record){.chain = mc_certificate_chain_id(c),
+                                                      .height = mc_certificate_height(c),
+                                                      .value = mc_certificate_value_hash(c),
+                                                      .round = c->round,
+                                                      .validator = i};
+}
+
+static void observe_certificate(tn_safety *s, size_t i, const uint8_t *req, size_t len) {
     mc_certificate c;
     if (mc_certificate_from_bytes(req, len, &c, NULL))
         return;
     /* Only valid certificates exist as far as safety is concerned. */
-    if (mc_certificate_check(&c, s->committee, NULL) == MC_OK)
-        tn_safety_confirmed(s, &c);
+    if (mc_certificate_check(&c, s->committee, NULL) == MC_OK) {
+        if (c.kind == MC_CERT_CONFIRMED)
+            tn_safety_confirmed(s, &c);
+        else if (c.kind == MC_CERT_VALIDATED)
+            record_validated(s, i, &c);
+    }
     mc_certificate_free(&c);
+}
+
+/* A proposal re-proposing a validated block hands its certificate over too. */
+static void observe_original(tn_safety *s, size_t i, const uint8_t *req, size_t len) {
+    mc_block_proposal p;
+    if (mc_block_proposal_from_bytes(req, len, &p, NULL))
+        return;
+    if (p.original == MC_ORIGINAL_REGULAR && p.original_certificate.kind == MC_CERT_VALIDATED &&
+        mc_certificate_check(&p.original_certificate, s->committee, NULL) == MC_OK)
+        record_validated(s, i, &p.original_certificate);
+    mc_block_proposal_free(&p);
 }
 
 void tn_safety_observe(tn_safety *s, size_t i, mc_node_method m, const uint8_t *req, size_t len,
                        const uint8_t *resp, size_t resp_len) {
-    if (m == MC_METHOD_HANDLE_CONFIRMED_CERTIFICATE)
-        observe_certificate(s, req, len);
+    if (m == MC_METHOD_HANDLE_CONFIRMED_CERTIFICATE || m == MC_METHOD_HANDLE_VALIDATED_CERTIFICATE)
+        observe_certificate(s, i, req, len);
+    else if (m == MC_METHOD_HANDLE_BLOCK_PROPOSAL)
+        observe_original(s, i, req, len);
     mc_node_response r;
     if (mc_node_response_from_bytes(resp, resp_len, &r, NULL))
         return;

@@ -8,6 +8,9 @@
  *  2. locks: after an honest validator signed a confirmed vote for block B in round r, it
  *     signs a validated vote for another block B' only for a proposal that carries a
  *     validated certificate for B' from a round above r;
+ *  4. certified confirmations: an honest validator signs a confirmed vote outside the fast
+ *     round only after it was given a valid validated certificate for that block and round
+ *     (so a forged or foreign certificate never makes it confirm);
  *  3. one block per height: at most one block per chain and height ever gathers a quorum of
  *     confirmed votes in one round (counting every validator, Byzantine ones too: a quorum
  *     means someone could build the certificate), and all confirmed certificates seen for a
@@ -47,6 +50,8 @@ typedef struct {
     size_t n_quorums, cap_quorums;
     tn_cert_record *certs;
     size_t n_certs, cap_certs;
+    tn_cert_record *validated; /* valid validated certificates given to each validator */
+    size_t n_validated, cap_validated;
     bool violated;
     char why[1024];
     pthread_mutex_t lock; /* tn_safety_hook only */
