@@ -54,7 +54,8 @@ typedef struct {
     mc_round round;      /* highest round a validator reported at the current height */
     mc_certificate lock; /* highest validated certificate seen at the current height */
     bool has_lock;
-    bool conflict; /* its proposal in `round` was refused or another block holds the round */
+    bool conflict;   /* its proposal in `round` was refused or another block holds the round */
+    bool need_query; /* a validator refused a timeout for its round: learn the real one */
     /* what brings a validator that lags behind in rounds up to date */
     mc_buf last_proposal;
     mc_round last_proposal_round;
@@ -196,6 +197,7 @@ static void client_reset_height(sc_client *cl) {
     cl->has_lock = false;
     cl->n_votes = 0;
     cl->conflict = false;
+    cl->need_query = false;
     memset(cl->helped, 0, sizeof cl->helped);
     mc_buf_free(&cl->last_proposal);
     mc_buf_free(&cl->timeout_cert);
@@ -518,12 +520,25 @@ static void propose(sc_world *w, size_t c) {
 static void client_act(sc_world *w, size_t c, uint32_t choice) {
     sc_client *cl = &w->clients[c];
     client_sync(w, cl);
-    if (choice % 4 == 0) {
+    if (choice % 4 == 0 || cl->need_query) {
+        cl->need_query = false;
         send_query(w, c, false);
+        return;
+    }
+    if (cl->has_lock && choice % 4 == 1) {
+        /* A validated block: (re)send its certificate to gather the confirmations (a
+         * validator that confirmed it already answers with the same vote). */
+        mc_buf req = {0};
+        mc_certificate_encode(&req, &cl->lock);
+        broadcast(w, c, MC_METHOD_HANDLE_VALIDATED_CERTIFICATE, &req);
+        mc_buf_free(&req);
+        trace(w, "client %zu: sends the validated certificate it knows", c);
         return;
     }
     mc_ownership o;
     ownership_of(w, &o);
+    if (cl->has_lock && mc_round_cmp(&cl->lock.round, &cl->round) >= 0)
+        cl->conflict = true; /* the locked block can only be re-proposed in a later round */
     if (cl->conflict) {
         /* Multi-leader rounds may be left at will; the last one, and single-leader rounds,
          * only by a timeout. */
@@ -719,6 +734,9 @@ static void deliver_response(sc_world *w, const sc_msg *m) {
             add_vote(w, m->c, m->v, &r.info.timeout_vote);
     } else if (r.kind == MC_RESPONSE_ERROR && r.error.code == MC_NODE_ERR_WRONG_HEIGHT) {
         push_missing(w, m->c, m->v, r.error.next_height);
+    } else if (r.kind == MC_RESPONSE_ERROR && m->method == MC_METHOD_HANDLE_CHAIN_INFO_QUERY &&
+               r.error.code == MC_NODE_ERR_WRONG_ROUND) {
+        cl->need_query = true;
     } else if (r.kind == MC_RESPONSE_ERROR && m->method == MC_METHOD_HANDLE_BLOCK_PROPOSAL &&
                (r.error.code == MC_NODE_ERR_WRONG_ROUND || r.error.code == MC_NODE_ERR_LOCKED)) {
         cl->conflict = true;

@@ -80,6 +80,7 @@ static void run_range(uint64_t first, uint64_t count, size_t steps, unsigned fla
                (unsigned long long)count, by_role[SC_TWIN], by_role[SC_EQUIVOCATE],
                by_role[SC_AMNESIA], by_role[SC_REPLAY], by_role[SC_FORGER], delivered, blocks,
                count ? (double)fair / (double)count : 0.0, *safety, *stuck);
+    fflush(stdout); /* a failed assertion ends the process without flushing */
 }
 
 static void run_part(int part) {
