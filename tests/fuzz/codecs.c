@@ -166,14 +166,6 @@ uint8_t fz_codec_index(fz_group g, const char *name) {
     fz_fail(__FILE__, __LINE__, "no codec %s", name);
 }
 
-static bool all_zero(const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i])
-            return false;
-    return true;
-}
-
 static void check_encoding(const fz_codec *c, const any_value *v, const uint8_t *data,
                            size_t consumed) {
     mc_buf out = {0};
@@ -225,14 +217,15 @@ bool fz_check_decode(const fz_codec *c, const uint8_t *data, size_t len) {
     FZ_CHECK(r.pos <= len, "%s: reader position %zu beyond input", c->name, r.pos);
     if (!ok) {
         FZ_CHECK(r.reason != NULL, "%s: failed without a reason", c->name);
-        FZ_CHECK(all_zero(&v, c->size), "%s: failed decode (%s at byte %zu) left a non-zero value",
-                 c->name, r.reason, r.pos);
+        FZ_CHECK(fz_all_zero(&v, c->size),
+                 "%s: failed decode (%s at byte %zu) left a non-zero value", c->name, r.reason,
+                 r.pos);
     } else {
         check_encoding(c, &v, data, r.pos);
     }
     if (c->free) {
         c->free(&v);
-        FZ_CHECK(all_zero(&v, c->size), "%s: free did not zero the value", c->name);
+        FZ_CHECK(fz_all_zero(&v, c->size), "%s: free did not zero the value", c->name);
         c->free(&v); /* idempotent */
     }
     bool whole = ok && mc_bcs_reader_finish(&r);

@@ -44,6 +44,14 @@ void fz_write_selected_seed(const char *dir, const char *name, uint8_t selector,
     free(b);
 }
 
+bool fz_all_zero(const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
 char *fz_text(const uint8_t *data, size_t size) {
     char *t = mc_malloc(size + 1);
     if (size)

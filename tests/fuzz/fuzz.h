@@ -50,6 +50,9 @@ void fz_write_seed(const char *dir, const char *name, const void *data, size_t l
 void fz_write_selected_seed(const char *dir, const char *name, uint8_t selector, const void *data,
                             size_t len);
 
+/* True if n bytes at p are all zero (a value left empty). */
+bool fz_all_zero(const void *p, size_t n);
+
 /* A NUL-terminated copy of the input (caller frees). */
 char *fz_text(const uint8_t *data, size_t size);
 

@@ -18,14 +18,6 @@
 
 enum { C_SERVER, C_COMMITTEE, C_WALLET, C_KEYSTORE, C_COUNT };
 
-static bool all_zero(const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        if (b[i])
-            return false;
-    return true;
-}
-
 /* A second private path to save into (absent when returned). */
 static const char *save_path(void) {
     static char path[80];
@@ -41,7 +33,7 @@ static const char *save_path(void) {
 static void refused(mc_status st, const mc_error *err, const void *out, size_t size,
                     const char *what) {
     FZ_CHECK(err->code == st && err->message[0], "%s: error %d without a message", what, (int)st);
-    FZ_CHECK(all_zero(out, size), "%s: refused file (%s) left the output non-empty", what,
+    FZ_CHECK(fz_all_zero(out, size), "%s: refused file (%s) left the output non-empty", what,
              err->message);
 }
 

@@ -872,6 +872,20 @@ static bool check_invariants(sc_world *w) {
  * Running
  * ---------------------------------------------------------------------------------------- */
 
+/* Hands a message taken off the queue to its validator or client, and frees it. */
+static void deliver(sc_world *w, sc_msg *m) {
+    trace(w, "deliver %s%s %s validator %zu (client %zu)", method_name(m->method),
+          m->is_response ? " answer" : "", m->is_response ? "from" : "to", m->v, m->c);
+    w->res.delivered++;
+    if (m->is_response) {
+        deliver_response(w, m);
+    } else {
+        remember(w, m);
+        deliver_request(w, m);
+    }
+    mc_buf_free(&m->bytes);
+}
+
 static void run_action(sc_world *w, const sc_action *a, bool fair) {
     w->res.steps++;
     switch (a->kind) {
@@ -889,16 +903,7 @@ static void run_action(sc_world *w, const sc_action *a, bool fair) {
             return;
         }
         take(w, i, &m, a->kind == SC_DUPLICATE && !fair);
-        trace(w, "deliver %s%s %s validator %zu (client %zu)", method_name(m.method),
-              m.is_response ? " answer" : "", m.is_response ? "from" : "to", m.v, m.c);
-        w->res.delivered++;
-        if (m.is_response) {
-            deliver_response(w, &m);
-        } else {
-            remember(w, &m);
-            deliver_request(w, &m);
-        }
-        mc_buf_free(&m.bytes);
+        deliver(w, &m);
         return;
     }
     case SC_CLIENT:
@@ -962,16 +967,7 @@ static void deliver_oldest(sc_world *w) {
     memmove(&w->queue[0], &w->queue[1], (w->n_queue - 1) * sizeof *w->queue);
     w->n_queue--;
     w->res.steps++;
-    w->res.delivered++;
-    trace(w, "deliver %s%s %s validator %zu (client %zu)", method_name(m.method),
-          m.is_response ? " answer" : "", m.is_response ? "from" : "to", m.v, m.c);
-    if (m.is_response) {
-        deliver_response(w, &m);
-    } else {
-        remember(w, &m);
-        deliver_request(w, &m);
-    }
-    mc_buf_free(&m.bytes);
+    deliver(w, &m);
 }
 
 /* The fair phase (partial synchrony after "GST"): every message is delivered, in order,
