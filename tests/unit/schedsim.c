@@ -28,7 +28,7 @@
 #define MAX_VOTES 256
 #define MAX_BLOCKS 64
 #define MAX_HEIGHTS 32
-#define FAIR_STEPS 600
+#define FAIR_STEPS 1000
 #define FAIR_BLOCKS 1
 #define TOKENS(n) ((mc_amount)(n)*MC_AMOUNT_ONE)
 
@@ -510,6 +510,7 @@ static void propose(sc_world *w, size_t c) {
     cl->last_proposal = req;
     cl->last_proposal_round = cl->round;
     cl->last_proposal_relock = relock;
+    memset(cl->helped, 0, sizeof cl->helped); /* a new proposal may help laggards again */
     char r[40];
     mc_round_format(&cl->round, r, sizeof r);
     trace(w, "client %zu: proposes %s block in %s", c, relock ? "the locked" : "its", r);
@@ -690,8 +691,7 @@ static void catch_up_round(sc_world *w, size_t c, size_t v, const mc_chain_info 
     sc_client *cl = &w->clients[c];
     if (info->next_block_height != height(w) ||
         mc_round_cmp(&info->current_round, &cl->round) >= 0 ||
-        (cl->helped[v] && mc_round_equal(&cl->helped_round[v], &cl->round) &&
-         !(cl->has_lock && !cl->last_proposal_relock)))
+        (cl->helped[v] && mc_round_equal(&cl->helped_round[v], &cl->round)))
         return;
     cl->helped[v] = true;
     cl->helped_round[v] = cl->round;
@@ -972,8 +972,9 @@ static void deliver_oldest(sc_world *w) {
 
 /* The fair phase (partial synchrony after "GST"): every message is delivered, in order,
  * before anyone acts again, so every message arrives well within a round's timeout; clients
- * act in turn on what they learnt; the clock moves by more than a round's base timeout
- * only when a full turn of the clients made no block. The Byzantine validator keeps going. */
+ * act in turn on what they learnt; the clock moves (by more than a round's base timeout)
+ * only after every client had three turns without a new block. The Byzantine validator keeps going.
+ */
 static bool fair_phase(sc_world *w) {
     size_t start = w->n_certs, turn = 0, idle = 0;
     for (size_t step = 0; step < FAIR_STEPS; step++) {
@@ -981,8 +982,8 @@ static bool fair_phase(sc_world *w) {
             deliver_oldest(w);
         } else {
             sc_action a;
-            if (idle == N_CLIENTS) {
-                a = (sc_action){SC_CLOCK, 1400000, 0};
+            if (idle == 3 * N_CLIENTS) { /* every client had three turns to react */
+                a = (sc_action){SC_CLOCK, 1100000, 0};
                 idle = 0;
             } else if (turn % 7 == 6 && w->role != SC_AMNESIA) {
                 a = (sc_action){SC_BYZANTINE, rnd(w), rnd(w)};
