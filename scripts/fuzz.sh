@@ -61,6 +61,8 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDI
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+mkdir -p "$BUILD/fuzz-logs"
+rm -f "$BUILD"/fuzz-logs/*.rc
 if [ "$mode" = seeds ]; then
     for t in "${targets[@]}"; do
         dir="tests/fuzz/corpus/${t#fuzz_}"
@@ -75,7 +77,7 @@ fi
 run_target() {
     local t=$1 corpus="tests/fuzz/corpus/${1#fuzz_}" work="$BUILD/fuzz-corpus/$1"
     local art="$BUILD/fuzz-artifacts/$1/" log="$BUILD/fuzz-logs/$1.log"
-    mkdir -p "$work" "$art" "$(dirname "$log")"
+    mkdir -p "$work" "$art"
     local limit=(-max_total_time="$SECONDS_PER_TARGET")
     [ "${FUZZ_LONG:-0}" = 1 ] && limit=(-runs="$RUNS")
     {
@@ -88,20 +90,16 @@ run_target() {
 }
 
 start=$(date +%s)
-pids=()
-names=()
-failed=()
-reap() {
-    local i=$1
-    if ! wait "${pids[$i]}"; then failed+=("${names[$i]}"); fi
-}
 for t in "${targets[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do sleep 0.2; done
-    run_target "$t" &
-    pids+=($!)
-    names+=("$t")
+    # The status goes to a file: bash forgets the status of a job `jobs` reported as done.
+    (rc=0; run_target "$t" || rc=$?; echo "$rc" >"$BUILD/fuzz-logs/$t.rc") &
 done
-for i in "${!pids[@]}"; do reap "$i"; done
+wait
+failed=()
+for t in "${targets[@]}"; do
+    [ "$(cat "$BUILD/fuzz-logs/$t.rc" 2>/dev/null)" = 0 ] || failed+=("$t")
+done
 
 total=0
 for t in "${targets[@]}"; do
