@@ -1,5 +1,6 @@
 #include "cmd/cli_common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -239,4 +240,10 @@ int cli_wait_for_signal_timeout(int timeout_ms) {
     struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
     int sig = sigtimedwait(&set, NULL, &ts);
     return sig > 0 ? sig : 0;
+}
+
+void cli_listen_address(const char *host, uint16_t port, char *out, size_t len) {
+    struct in_addr a;
+    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
+             (unsigned)port);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 char *tu_make_temp_dir(void) {
@@ -36,4 +37,19 @@ uint64_t tu_rand(uint64_t *state) {
     x ^= x >> 27;
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
+}
+
+bool tu_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (cond(ctx))
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed =
+            (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
+        if (elapsed > timeout_ms)
+            return false;
+        usleep(5000);
+    }
 }
