@@ -370,9 +370,9 @@ static void byzantine_answer(sc_world *w, const sc_msg *m, mc_buf *resp) {
         equivocating_vote(w, BYZ, w->byz[0], m, resp);
     if (w->role == SC_REPLAY && voting && resp->len) {
         mc_node_response r;
-        bool vote = mc_node_response_from_bytes(resp->data, resp->len, &r, NULL) == MC_OK &&
-                    r.kind == MC_RESPONSE_INFO && r.info.has_pending_vote;
-        if (vote)
+        bool decoded = mc_node_response_from_bytes(resp->data, resp->len, &r, NULL) == MC_OK;
+        bool vote = decoded && r.kind == MC_RESPONSE_INFO && r.info.has_pending_vote;
+        if (decoded)
             mc_node_response_free(&r);
         if (vote && w->first_vote_response.len == 0)
             mc_buf_append(&w->first_vote_response, resp->data, resp->len);
