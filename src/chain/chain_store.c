@@ -59,12 +59,14 @@ static size_t make_key(uint8_t out[MAX_KEY], uint8_t tag, const mc_hash *h, int 
 }
 
 /* Reads a key of a chain partition and decodes it with `decode`; MC_ERR_NOT_FOUND passes
- * through without setting err. */
+ * through without setting err. A value followed by trailing bytes is corrupt too: `release`
+ * (NULL for plain values) frees what was decoded, so a failure leaves nothing to free. */
 typedef bool (*decode_fn)(mc_bcs_reader *r, void *out);
+typedef void (*release_fn)(void *out);
 
 static mc_status read_decoded(mc_kv_store *kv, const uint8_t *root, size_t root_len,
-                              const uint8_t *key, size_t key_len, decode_fn decode, void *out,
-                              const char *what, mc_error *err) {
+                              const uint8_t *key, size_t key_len, decode_fn decode,
+                              release_fn release, void *out, const char *what, mc_error *err) {
     uint8_t *val = NULL;
     size_t len = 0;
     mc_status st = mc_kv_get(kv, root, root_len, key, key_len, &val, &len, err);
@@ -72,8 +74,11 @@ static mc_status read_decoded(mc_kv_store *kv, const uint8_t *root, size_t root_
         return st;
     mc_bcs_reader r;
     mc_bcs_reader_init(&r, val, len);
-    bool ok = decode(&r, out) && mc_bcs_reader_finish(&r);
+    bool decoded = decode(&r, out);
+    bool ok = decoded && mc_bcs_reader_finish(&r);
     free(val);
+    if (decoded && !ok && release)
+        release(out);
     if (!ok)
         return mc_error_set(err, MC_ERR_IO, "corrupted %s in storage: %s", what,
                             r.reason ? r.reason : "decode error");
@@ -132,6 +137,21 @@ static bool cert_decode(mc_bcs_reader *r, void *out) {
 static bool committee_decode(mc_bcs_reader *r, void *out) {
     return mc_committee_decode(r, out);
 }
+static void exec_release(void *out) {
+    mc_exec_state_free(out);
+}
+static void manager_release(void *out) {
+    mc_manager_free(out);
+}
+static void description_release(void *out) {
+    mc_chain_description_free(out);
+}
+static void cert_release(void *out) {
+    mc_certificate_free(out);
+}
+static void committee_release(void *out) {
+    mc_committee_free(out);
+}
 static bool u64_decode(mc_bcs_reader *r, void *out) {
     *(uint64_t *)out = mc_bcs_get_u64(r);
     return !r->failed;
@@ -149,7 +169,8 @@ mc_status mc_chain_load(mc_kv_store *kv, const mc_chain_id *id, mc_chain_state *
     make_root(root, ROOT_CHAIN, id);
     uint8_t key = KEY_TIP;
     tip_record tip = {0};
-    mc_status st = read_decoded(kv, root, ROOT_LEN, &key, 1, tip_decode, &tip, "chain tip", err);
+    mc_status st =
+        read_decoded(kv, root, ROOT_LEN, &key, 1, tip_decode, NULL, &tip, "chain tip", err);
     if (st == MC_ERR_NOT_FOUND)
         return MC_OK;
     if (st)
@@ -159,15 +180,16 @@ mc_status mc_chain_load(mc_kv_store *kv, const mc_chain_id *id, mc_chain_state *
     out->tip = tip.tip;
     out->timestamp = tip.timestamp;
     key = KEY_EXEC;
-    st = read_decoded(kv, root, ROOT_LEN, &key, 1, exec_decode, &out->exec, "execution state", err);
+    st = read_decoded(kv, root, ROOT_LEN, &key, 1, exec_decode, exec_release, &out->exec,
+                      "execution state", err);
     key = KEY_MANAGER;
     if (!st)
-        st = read_decoded(kv, root, ROOT_LEN, &key, 1, manager_decode, &out->manager,
-                          "consensus manager", err);
+        st = read_decoded(kv, root, ROOT_LEN, &key, 1, manager_decode, manager_release,
+                          &out->manager, "consensus manager", err);
     key = KEY_DESCRIPTION;
     if (!st)
-        st = read_decoded(kv, root, ROOT_LEN, &key, 1, description_decode, &out->description,
-                          "chain description", err);
+        st = read_decoded(kv, root, ROOT_LEN, &key, 1, description_decode, description_release,
+                          &out->description, "chain description", err);
     if (st == MC_ERR_NOT_FOUND)
         st = mc_error_set(err, MC_ERR_IO, "chain state is incomplete in storage");
     if (st) {
@@ -290,8 +312,12 @@ mc_status mc_inbox_first(mc_kv_store *kv, const mc_chain_id *chain, const mc_cha
     }
     mc_bcs_reader r;
     mc_bcs_reader_init(&r, e.items[0].value, e.items[0].value_len);
-    if (!bundle_decode(&r, out) || !mc_bcs_reader_finish(&r))
+    bool decoded = bundle_decode(&r, out);
+    if (!decoded || !mc_bcs_reader_finish(&r)) {
+        if (decoded)
+            mc_message_bundle_free(out); /* trailing bytes: nothing left to free on failure */
         st = mc_error_set(err, MC_ERR_IO, "corrupted inbox bundle");
+    }
     mc_kv_entries_free(&e);
     return st;
 }
@@ -303,7 +329,7 @@ mc_status mc_inbox_cursor(mc_kv_store *kv, const mc_chain_id *chain, const mc_ch
     size_t klen = make_key(key, KEY_INBOX_CURSOR, origin, 0, 0, 0);
     *out = 0;
     mc_status st =
-        read_decoded(kv, root, ROOT_LEN, key, klen, u64_decode, out, "inbox cursor", err);
+        read_decoded(kv, root, ROOT_LEN, key, klen, u64_decode, NULL, out, "inbox cursor", err);
     return st == MC_ERR_NOT_FOUND ? MC_OK : st;
 }
 
@@ -410,7 +436,7 @@ mc_status mc_chain_block_hash(mc_kv_store *kv, const mc_chain_id *chain, mc_heig
     uint8_t root[ROOT_LEN], key[MAX_KEY];
     make_root(root, ROOT_CHAIN, chain);
     size_t klen = make_key(key, KEY_BLOCK, NULL, 1, height, 0);
-    return read_decoded(kv, root, ROOT_LEN, key, klen, hash_decode, out, "block hash", err);
+    return read_decoded(kv, root, ROOT_LEN, key, klen, hash_decode, NULL, out, "block hash", err);
 }
 
 mc_status mc_cert_put(mc_kv_store *kv, const mc_certificate *cert, mc_error *err) {
@@ -430,7 +456,8 @@ mc_status mc_cert_put(mc_kv_store *kv, const mc_certificate *cert, mc_error *err
 mc_status mc_cert_get(mc_kv_store *kv, const mc_hash *hash, mc_certificate *out, mc_error *err) {
     uint8_t root[ROOT_LEN];
     make_root(root, ROOT_CERT, hash);
-    return read_decoded(kv, root, ROOT_LEN, NULL, 0, cert_decode, out, "certificate", err);
+    return read_decoded(kv, root, ROOT_LEN, NULL, 0, cert_decode, cert_release, out, "certificate",
+                        err);
 }
 
 mc_status mc_cert_get_by_height(mc_kv_store *kv, const mc_chain_id *chain, mc_height height,
@@ -465,8 +492,8 @@ mc_status mc_description_get(mc_kv_store *kv, const mc_chain_id *id, mc_chain_de
                              mc_error *err) {
     uint8_t root[ROOT_LEN];
     make_root(root, ROOT_DESCRIPTION, id);
-    return read_decoded(kv, root, ROOT_LEN, NULL, 0, description_decode, out, "chain description",
-                        err);
+    return read_decoded(kv, root, ROOT_LEN, NULL, 0, description_decode, description_release, out,
+                        "chain description", err);
 }
 
 static const uint8_t NETWORK_ROOT[1] = {ROOT_NETWORK};
@@ -485,5 +512,6 @@ mc_status mc_network_put_committee(mc_kv_store *kv, const mc_committee *c, mc_er
 
 mc_status mc_network_get_committee(mc_kv_store *kv, mc_committee *out, mc_error *err) {
     return read_decoded(kv, NETWORK_ROOT, 1, (const uint8_t *)COMMITTEE_KEY,
-                        sizeof COMMITTEE_KEY - 1, committee_decode, out, "committee", err);
+                        sizeof COMMITTEE_KEY - 1, committee_decode, committee_release, out,
+                        "committee", err);
 }

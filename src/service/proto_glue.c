@@ -33,6 +33,8 @@ const char *mc_service_method_path(mc_service_kind svc, mc_node_method m) {
 /* Packs any protobuf-c message into out. */
 static void pack_message(const ProtobufCMessage *msg, mc_buf *out) {
     size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n == 0)
+        return; /* an empty message (e.g. the stream-opening notification); out may be NULL */
     mc_buf_reserve(out, n);
     protobuf_c_message_pack(msg, out->data + out->len);
     out->len += n;

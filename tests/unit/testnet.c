@@ -29,6 +29,8 @@ void tn_key(mc_keypair *kp, uint8_t seed) {
 }
 
 static void open_store(tn_net *net, size_t i) {
+    if (net->faults[i]) /* faulty networks keep their store across restarts */
+        return;
     if (!net->rocksdb) {
         net->stores[i] = mc_kv_memory_open();
         return;
@@ -51,14 +53,28 @@ static void start_validator(tn_net *net, size_t i) {
     net->validators[i] = mc_local_validator_new(&cfg);
 }
 
-static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separate);
+static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separate,
+                         const bool *faulty_durable);
 
 tn_net *tn_new(size_t n, uint32_t n_shards, bool rocksdb) {
-    return tn_new_ex(n, n_shards, rocksdb, false);
+    return tn_new_ex(n, n_shards, rocksdb, false, NULL);
+}
+
+tn_net *tn_new_faulty(size_t n, uint32_t n_shards, bool durable) {
+    return tn_new_ex(n, n_shards, false, false, &durable);
+}
+
+void tn_power_cut(tn_net *net, size_t i) {
+    mc_kv_faulty_power_cut(net->faults[i]);
+    net->powered_off[i] = true;
+}
+
+bool tn_is_powered_off(tn_net *net, size_t i) {
+    return net->powered_off[i] || (net->faults[i] && mc_kv_faulty_is_off(net->faults[i]));
 }
 
 tn_net *tn_new_separate_shards(size_t n, uint32_t n_shards) {
-    return tn_new_ex(n, n_shards, false, true);
+    return tn_new_ex(n, n_shards, false, true, NULL);
 }
 
 mc_kv_store *tn_store_for(tn_net *net, size_t i, const mc_chain_id *chain) {
@@ -72,7 +88,8 @@ static void open_shard_stores(tn_net *net, size_t i) {
     }
 }
 
-static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separate) {
+static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separate,
+                         const bool *faulty_durable) {
     mc_crypto_init();
     if (n_shards > TN_MAX_SHARDS || n > TN_MAX_VALIDATORS)
         abort();
@@ -94,7 +111,13 @@ static tn_net *tn_new_ex(size_t n, uint32_t n_shards, bool rocksdb, bool separat
         if (rocksdb)
             net->dirs[i] = tu_make_temp_dir();
         open_store(net, i);
+        if (faulty_durable) {
+            mc_kv_faulty_options fo = {.durable = *faulty_durable};
+            net->stores[i] = mc_kv_faulty_wrap(net->stores[i], &fo, &net->faults[i]);
+        }
         mc_network_put_committee(net->stores[i], &net->committee, NULL);
+        if (net->faults[i])
+            mc_kv_faulty_sync(net->faults[i]); /* genesis is on disk */
         if (separate)
             open_shard_stores(net, i);
         start_validator(net, i);
@@ -135,6 +158,9 @@ mc_chain_id tn_add_chain(tn_net *net, const mc_ownership *o, mc_amount balance) 
         for (uint32_t s = 0; s < (net->separate ? net->n_shards : 1); s++)
             if (mc_worker_create_chain(mc_local_validator_shard(net->validators[i], s), &d, NULL))
                 abort();
+    for (size_t i = 0; i < net->n; i++)
+        if (net->faults[i])
+            mc_kv_faulty_sync(net->faults[i]); /* genesis is on disk */
     net->chains = mc_realloc(net->chains, (net->n_chains + 1) * sizeof *net->chains);
     net->chains[net->n_chains++] = d;
     return mc_chain_description_id(&d);
@@ -229,8 +255,28 @@ static void equivocate(tn_net *net, size_t i, mc_node_method m, const uint8_t *r
     mc_node_response_free(&r);
 }
 
-static mc_status tn_call_behaving(tn_net *net, size_t i, mc_node_method m, const uint8_t *req,
-                                  size_t len, mc_buf *resp, mc_error *err) {
+static mc_status tn_call_behaviour(tn_net *net, size_t i, mc_node_method m, const uint8_t *req,
+                                   size_t len, mc_buf *resp, mc_error *err);
+
+static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t len, mc_buf *resp,
+                         mc_error *err) {
+    tn_node_ctx *nc = ctx;
+    tn_net *net = nc->net;
+    size_t i = nc->i;
+    mc_status st = net->powered_off[i]
+                       ? mc_error_set(err, MC_ERR_UNAVAILABLE, "validator %zu lost its power", i)
+                       : tn_call_behaviour(net, i, m, req, len, resp, err);
+    if (net->faults[i] && mc_kv_faulty_is_off(net->faults[i]))
+        net->powered_off[i] = true; /* the cut struck during this call: the process is gone */
+    if (!st && net->edit[i])
+        net->edit[i](net->edit_ctx[i], i, m, resp);
+    if (net->hook)
+        st = net->hook(net->hook_ctx, net, i, m, req, len, st, resp, err);
+    return st;
+}
+
+static mc_status tn_call_behaviour(tn_net *net, size_t i, mc_node_method m, const uint8_t *req,
+                                   size_t len, mc_buf *resp, mc_error *err) {
     bool voting =
         m == MC_METHOD_HANDLE_BLOCK_PROPOSAL || m == MC_METHOD_HANDLE_VALIDATED_CERTIFICATE;
     switch (net->behaviour[i]) {
@@ -265,15 +311,6 @@ static mc_status tn_call_behaving(tn_net *net, size_t i, mc_node_method m, const
     return MC_OK;
 }
 
-static mc_status tn_call(void *ctx, mc_node_method m, const uint8_t *req, size_t len, mc_buf *resp,
-                         mc_error *err) {
-    tn_node_ctx *nc = ctx;
-    mc_status st = tn_call_behaving(nc->net, nc->i, m, req, len, resp, err);
-    if (!st && nc->net->edit[nc->i])
-        nc->net->edit[nc->i](nc->net->edit_ctx[nc->i], nc->i, m, resp);
-    return st;
-}
-
 void tn_set_edit(tn_net *net, size_t i, tn_edit_fn edit, void *ctx) {
     net->edit[i] = edit;
     net->edit_ctx[i] = ctx;
@@ -283,12 +320,16 @@ mc_worker *tn_worker(tn_net *net, size_t i, const mc_chain_id *chain) {
     return mc_local_validator_shard(net->validators[i], mc_shard_of(chain, net->n_shards));
 }
 
+mc_node tn_node(tn_net *net, size_t i) {
+    net->node_ctx[i] = (tn_node_ctx){.net = net, .i = i};
+    return (mc_node){.call = tn_call, .ctx = &net->node_ctx[i]};
+}
+
 mc_client *tn_client(tn_net *net, const mc_keypair *keys, size_t n_keys) {
     mc_client_validator vs[TN_MAX_VALIDATORS];
     for (size_t i = 0; i < net->n; i++) {
-        net->node_ctx[i] = (tn_node_ctx){.net = net, .i = i};
         vs[i].public_key = net->keys[i].pub;
-        vs[i].node = (mc_node){.call = tn_call, .ctx = &net->node_ctx[i]};
+        vs[i].node = tn_node(net, i);
     }
     mc_client_config cfg = {.committee = &net->committee,
                             .validators = vs,
@@ -318,6 +359,10 @@ void tn_set_behaviour(tn_net *net, size_t i, tn_behaviour b) {
 
 void tn_restart(tn_net *net, size_t i) {
     mc_local_validator_free(net->validators[i]);
+    if (net->faults[i]) {
+        mc_kv_faulty_power_on(net->faults[i]);
+        net->powered_off[i] = false;
+    }
     if (net->rocksdb) {
         mc_kv_close(net->stores[i]);
         open_store(net, i);

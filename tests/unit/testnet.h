@@ -5,6 +5,7 @@
 #define MC_TESTNET_H
 
 #include "client/client.h"
+#include "storage/kv_faulty.h"
 #include "worker/local_validator.h"
 
 #define TN_MAX_VALIDATORS 8
@@ -24,6 +25,13 @@ typedef struct tn_net tn_net;
 /* Rewrites validator i's answer to a call of method m (after its behaviour applied): a
  * test's own Byzantine behaviour. */
 typedef void (*tn_edit_fn)(void *ctx, size_t i, mc_node_method m, mc_buf *resp);
+/* Called after every client call to validator i has been answered (or has failed with st),
+ * before the client sees the answer; from the client's threads, so it must be thread safe.
+ * It may rewrite *resp, or return another status (with err) to make the call fail.
+ * Returns the status the client gets. */
+typedef mc_status (*tn_hook_fn)(void *ctx, tn_net *net, size_t i, mc_node_method m,
+                                const uint8_t *req, size_t len, mc_status st, mc_buf *resp,
+                                mc_error *err);
 
 /* Transport context of validator i (what a client's mc_node points to). */
 typedef struct {
@@ -57,6 +65,13 @@ struct tn_net {
     void *edit_ctx[TN_MAX_VALIDATORS];
     /* The per-block bundle budget of the clients tn_client makes (0: the default). */
     size_t client_max_block_bundles, client_max_block_bundle_bytes;
+    /* Fault-injecting storage (tn_new_faulty): the control handle of each validator's
+     * store, and whether its process is down after a power cut (calls fail until
+     * tn_restart). */
+    mc_kv_faulty *faults[TN_MAX_VALIDATORS];
+    volatile bool powered_off[TN_MAX_VALIDATORS];
+    tn_hook_fn hook; /* optional, see tn_hook_fn */
+    void *hook_ctx;
 };
 
 /* Creates n validators with n_shards shards each, on memory or RocksDB storage. */
@@ -64,6 +79,14 @@ tn_net *tn_new(size_t n, uint32_t n_shards, bool rocksdb);
 /* Same, but every shard has its own memory store (as with embedded per-shard storage):
  * shards then share nothing but cross-chain requests. */
 tn_net *tn_new_separate_shards(size_t n, uint32_t n_shards);
+/* Same as tn_new on memory storage, but each validator's store is wrapped in a
+ * fault-injecting store (storage/kv_faulty.h), durable or not. */
+tn_net *tn_new_faulty(size_t n, uint32_t n_shards, bool durable);
+/* Power cut at validator i (faulty networks): its unsynced writes are lost and its process
+ * stops (calls fail as unreachable) until tn_restart. */
+void tn_power_cut(tn_net *net, size_t i);
+/* True if validator i's store lost its power (by tn_power_cut or an armed cut). */
+bool tn_is_powered_off(tn_net *net, size_t i);
 /* The store holding `chain` at validator i. */
 mc_kv_store *tn_store_for(tn_net *net, size_t i, const mc_chain_id *chain);
 void tn_free(tn_net *net);
@@ -76,6 +99,9 @@ void tn_key(mc_keypair *kp, uint8_t seed);
 /* Adds a genesis chain on every validator; returns its id. */
 mc_chain_id tn_add_chain(tn_net *net, const mc_ownership *o, mc_amount balance);
 
+/* The transport to validator i that clients use (with behaviours, power and hook). */
+mc_node tn_node(tn_net *net, size_t i);
+
 /* A client holding `keys`, tracking every genesis chain; free with tn_client_free. */
 mc_client *tn_client(tn_net *net, const mc_keypair *keys, size_t n_keys);
 void tn_client_free(mc_client *c);
@@ -85,7 +111,8 @@ void tn_set_behaviour(tn_net *net, size_t i, tn_behaviour b);
 void tn_set_edit(tn_net *net, size_t i, tn_edit_fn edit, void *ctx);
 /* The shard worker of validator i that holds `chain`. */
 mc_worker *tn_worker(tn_net *net, size_t i, const mc_chain_id *chain);
-/* Stops validator i (closing its storage) and restarts it on the same storage. */
+/* Stops validator i (closing its storage) and restarts it on the same storage; on a faulty
+ * network, after restoring the power (with only the synced writes). */
 void tn_restart(tn_net *net, size_t i);
 
 /* The usual fixture: alice owns chain a (with a_balance), bob owns chain b (empty), each
