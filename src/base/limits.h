@@ -24,14 +24,29 @@
  * for a full block of 10,000 transactions with its outcome). */
 #define MC_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
 
-/* ---- certificate downloads (worker) ---- */
+/* ---- answers and updates (worker): every one well under MC_MAX_MESSAGE_BYTES ---- */
 
 /* Certificates in one download answer. */
 #define MC_MAX_DOWNLOAD_CERTIFICATES 100
+/* Bytes of certificates in one download answer: the answer stops after the certificate
+ * that reaches this (so it always holds at least one, and one certificate fits in a message
+ * since it arrived as one). Half the message limit leaves room for that last one. */
+#define MC_MAX_DOWNLOAD_BYTES (8u * 1024u * 1024u)
+/* Bytes of inbox bundles in one chain-info answer (a page; the client asks for the next).
+ * Also what a client puts in one block, which must stay far below the message limit. */
+#define MC_MAX_PENDING_BUNDLES_BYTES (4u * 1024u * 1024u)
+/* Bytes of bundles in one cross-chain update. A longer outbox goes in several updates, the
+ * next one sent when the recipient confirms the previous; a single block's bundles are
+ * always sent whole (they are smaller than its certificate, which fit in a message). */
+#define MC_MAX_CROSS_CHAIN_UPDATE_BYTES (4u * 1024u * 1024u)
 
-/* ---- subscriptions (rpc) ---- */
+/* ---- subscriptions (rpc, service) ---- */
 
-/* Concurrent server-streaming calls (Subscribe) per server, by default. */
+/* Concurrent server-streaming calls (Subscribe) per server, by default (linera-proxy
+ * --max-subscriptions). Each holds a thread and a queue. */
 #define MC_MAX_STREAMS_DEFAULT 256
+/* Concurrent Subscribe streams from one peer IP address, by default (linera-proxy
+ * --max-subscriptions-per-peer), so that one client cannot take every stream. */
+#define MC_MAX_STREAMS_PER_PEER_DEFAULT 32
 
 #endif

@@ -475,7 +475,7 @@ static void *worker_main(void *arg) {
 
 static void add_method(mc_rpc_server *srv, const char *name, mc_rpc_unary_fn unary,
                        mc_rpc_stream_fn stream, void *ctx) {
-    srv->methods = mc_realloc(srv->methods, (srv->n_methods + 1) * sizeof *srv->methods);
+    srv->methods = mc_array_grow(srv->methods, srv->n_methods, sizeof *srv->methods);
     srv->methods[srv->n_methods++] = (method_entry){mc_strdup(name), unary, stream, ctx};
 }
 
