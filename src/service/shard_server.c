@@ -163,7 +163,8 @@ typedef struct {
 } local_shard;
 
 struct mc_shard_server {
-    mc_keypair key; /* the workers point here */
+    mc_keypair key;         /* the workers point here */
+    mc_mac_key internal_key; /* authenticates cross-chain requests between our shards */
     uint32_t n_shards;
     local_shard *locals;
     size_t n_local;
@@ -246,16 +247,48 @@ static void log_refusal(mc_node_method m, const mc_chain_id *chain, const mc_buf
     mc_node_response_free(&r);
 }
 
+/* Unpacks a request; a cross-chain request must carry the MAC of this validator's internal
+ * key (it can delete outbox entries or fill inboxes: only our own shards may send one). */
+static mc_rpc_code unpack_request(method_ctx *mctx, const uint8_t *req, size_t len,
+                                  mc_chain_id *chain, uint8_t **payload, size_t *plen, char *msg,
+                                  size_t msg_len) {
+    mc_error err = {0};
+    if (mctx->method != MC_METHOD_HANDLE_CROSS_CHAIN_REQUEST) {
+        if (!mc_pb_unpack_routed(req, len, chain, payload, plen, &err))
+            return MC_RPC_OK;
+        snprintf(msg, msg_len, "%s", err.message);
+        return MC_RPC_INVALID_ARGUMENT;
+    }
+    bool mac_ok = false;
+    if (mc_pb_unpack_cross_chain(req, len, &mctx->srv->internal_key, chain, payload, plen, &mac_ok,
+                                 &err)) {
+        snprintf(msg, msg_len, "%s", err.message);
+        return MC_RPC_INVALID_ARGUMENT;
+    }
+    if (mac_ok)
+        return MC_RPC_OK;
+    free(*payload);
+    *payload = NULL;
+    snprintf(msg, msg_len,
+             "cross-chain requests are accepted only from the shards of this validator: "
+             "missing or invalid MAC");
+    return MC_RPC_UNAUTHENTICATED;
+}
+
 static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_buf *resp, char *msg,
                                  size_t msg_len) {
     method_ctx *mctx = ctx;
     mc_chain_id chain;
     uint8_t *payload = NULL;
     size_t plen = 0;
-    mc_error err = {0};
-    if (mc_pb_unpack_routed(req, len, &chain, &payload, &plen, &err)) {
-        snprintf(msg, msg_len, "%s", err.message);
-        return MC_RPC_INVALID_ARGUMENT;
+    mc_rpc_code refused = unpack_request(mctx, req, len, &chain, &payload, &plen, msg, msg_len);
+    if (refused) {
+        mc_log(MC_LOG_INFO, "shard", "%s refused: %s: %s", mc_node_method_name(mctx->method),
+               mc_rpc_code_name(refused), msg);
+        mc_request_metrics_record(&mctx->srv->metrics, mctx->method, 0,
+                                  refused == MC_RPC_UNAUTHENTICATED ? "unauthenticated"
+                                                                    : "invalid_argument");
+        return refused;
     }
     mc_rpc_code code = MC_RPC_INVALID_ARGUMENT;
     mc_worker *w = route(mctx->srv, mctx->method, &chain, payload, plen, msg, msg_len);
@@ -430,15 +463,22 @@ static void create_feeds(mc_shard_server *s, const mc_shard_server_config *c) {
 mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error *err) {
     if (check_config(cfg, err))
         return NULL;
+    mc_mac_key internal_key;
+    mc_mac_key_derive(&internal_key, cfg->key);
     mc_xchain_queue_config qc = {.n_shards = cfg->n_shards,
                                  .shard_addresses = cfg->shard_addresses,
                                  .options = cfg->cross_chain,
-                                 .wait_time_ms = queue_wait_histogram(cfg->metrics)};
+                                 .wait_time_ms = queue_wait_histogram(cfg->metrics),
+                                 .auth_key = &internal_key};
     mc_xchain_queue *queue = mc_xchain_queue_new(&qc, err);
-    if (!queue)
+    if (!queue) {
+        mc_mac_key_wipe(&internal_key);
         return NULL;
+    }
     mc_shard_server *s = mc_calloc(1, sizeof *s);
     s->key = *cfg->key;
+    s->internal_key = internal_key;
+    mc_mac_key_wipe(&internal_key);
     s->n_shards = cfg->n_shards;
     s->queue = queue;
     s->notify_opt = resolve_notify(&cfg->notify);
@@ -552,6 +592,7 @@ void mc_shard_server_free(mc_shard_server *s) {
     free(s->locals);
     free(s->local_of_shard);
     mc_keypair_wipe(&s->key);
+    mc_mac_key_wipe(&s->internal_key);
     free(s);
 }
 

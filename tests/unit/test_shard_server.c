@@ -6,6 +6,7 @@
  *
  * Criterion forks a child per test and gRPC must be initialised after the fork, so each test
  * calls mc_rpc_init (in setup_net) and mc_rpc_shutdown (in teardown_net). */
+#include "base/clock.h"
 #include "chain/genesis.h"
 #include "rpc/rpc.h"
 #include "service/cross_chain_queue.h"
@@ -343,20 +344,60 @@ static void transfer(net *t, const mc_chain_id *from, const mc_chain_id *to, mc_
     mc_block_free(&block);
 }
 
+/* Bundles from `origin` in chain's inbox, counted over gRPC page by page; *bytes (if not
+ * NULL) gets their encoded size and *pages the number of answers. */
+static size_t count_bundles(net *t, const mc_chain_id *chain, const mc_chain_id *origin,
+                            size_t *bytes, size_t *pages) {
+    mc_chain_info_query q = {.chain_id = *chain, .request_pending_bundles = true};
+    size_t found = 0, total = 0, n_pages = 0;
+    for (;;) {
+        mc_buf b = {0};
+        mc_chain_info_query_encode(&b, &q);
+        mc_chain_info info;
+        call_info(t, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, chain, &b, &info);
+        mc_buf_free(&b);
+        n_pages++;
+        for (size_t i = 0; i < info.n_requested_pending_bundles; i++) {
+            const mc_incoming_bundle *in = &info.requested_pending_bundles[i];
+            if (!mc_hash_equal(&in->origin, origin))
+                continue;
+            found++;
+            mc_buf e = {0};
+            mc_message_bundle_encode(&e, &in->bundle);
+            total += e.len;
+            mc_buf_free(&e);
+        }
+        bool more = info.more_pending_bundles;
+        if (more) {
+            cr_assert_gt(info.n_requested_pending_bundles, 0, "a page that says more is empty");
+            const mc_incoming_bundle *last =
+                &info.requested_pending_bundles[info.n_requested_pending_bundles - 1];
+            q.has_pending_bundles_after = true;
+            q.pending_bundles_after = (mc_bundle_position){
+                .origin = last->origin,
+                .height = last->bundle.height,
+                .transaction_index = last->bundle.transaction_index};
+        }
+        mc_chain_info_free(&info);
+        if (!more)
+            break;
+    }
+    if (bytes)
+        *bytes = total;
+    if (pages)
+        *pages = n_pages;
+    return found;
+}
+
 /* Polls the recipient's inbox (over gRPC) until it holds `n` bundles from `origin`. */
 static bool wait_for_bundles(net *t, const mc_chain_id *chain, const mc_chain_id *origin, size_t n,
                              int timeout_ms) {
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        mc_chain_info info;
-        query(t, chain, true, &info);
-        size_t found = 0;
-        for (size_t i = 0; i < info.n_requested_pending_bundles; i++)
-            found += mc_hash_equal(&info.requested_pending_bundles[i].origin, origin);
-        mc_chain_info_free(&info);
-        if (found >= n)
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    do {
+        if (count_bundles(t, chain, origin, NULL, NULL) >= n)
             return true;
         sleep_ms(50);
-    }
+    } while (mc_monotonic_ms() < deadline);
     return false;
 }
 
@@ -597,4 +638,242 @@ Test(xchain_queue, newer_requests_replace_pending_ones_and_failures_retry) {
     mc_xchain_queue_stop(q);
     mc_xchain_queue_free(q); /* frees the pending request (ASan checks) */
     mc_rpc_shutdown();
+}
+
+/* ---- bounded messages: a backlog far over the message limit ---------------------------- */
+
+/* Blocks of MC_MAX_TRANSACTIONS transfers each: together their bundles for the recipient
+ * are well over MC_MAX_MESSAGE_BYTES (asserted below). */
+#define BACKLOG_BLOCKS 20
+
+/* Confirms on shard 0, in-process and without the proposal round trip, a block of `n`
+ * transfers of one atto each from the sender to the recipient, certified by the single
+ * validator; the local node follows. Returns the certificate's encoded size. */
+static size_t confirm_big_block(net *t, size_t n) {
+    mc_worker *w = mc_shard_server_worker(t->servers[0], 0);
+    mc_node_response r;
+    mc_chain_info_query q = {.chain_id = t->sender};
+    mc_worker_handle_query(w, &q, &r);
+    cr_assert_eq(r.kind, MC_RESPONSE_INFO);
+    mc_block block = {0};
+    build_transfer(t, &r.info, &t->recipient, 1, &block.block);
+    mc_round round = r.info.current_round;
+    mc_node_response_free(&r);
+    mc_transaction tx = block.block.transactions[0]; /* plain data: a transfer */
+    for (size_t i = 1; i < n; i++)
+        mc_proposed_block_add_transaction(&block.block, &tx);
+    cr_assert(mc_worker_stage_block(t->client_node, &block.block, &block.outcome, &r),
+              "staging failed: %s", r.error.message);
+    mc_node_response_free(&r);
+    mc_vote vote;
+    mc_vote_value value = {
+        .kind = MC_CERT_CONFIRMED, .value_hash = mc_block_hash(&block), .round = round};
+    mc_vote_sign(&vote, &value, &t->sender, &t->validator_key);
+    mc_certificate cert;
+    certify(&block, &vote, &cert);
+    mc_worker_handle_certificate(w, &cert, &r);
+    cr_assert_eq(r.kind, MC_RESPONSE_INFO, "shard 0: %s", r.error.message);
+    cr_assert_eq(r.info.next_block_height, block.block.height + 1);
+    mc_node_response_free(&r);
+    mc_worker_handle_certificate(t->client_node, &cert, &r);
+    cr_assert_eq(r.kind, MC_RESPONSE_INFO, "local node: %s", r.error.message);
+    mc_node_response_free(&r);
+    mc_buf b = {0};
+    mc_certificate_encode(&b, &cert);
+    size_t size = b.len;
+    mc_buf_free(&b);
+    mc_certificate_free(&cert);
+    mc_block_free(&block);
+    return size;
+}
+
+/* Downloads the sender's certificates from height 0 over gRPC (limit 100). */
+static mc_rpc_code download_all(net *t, mc_node_response *out, char *msg, size_t msg_len) {
+    mc_download_request d = {.chain_id = t->sender, .start_height = 0, .limit = 100};
+    mc_buf b = {0};
+    mc_download_request_encode(&b, &d);
+    mc_rpc_code code = call_shard(t, 0, MC_SERVICE_NODE, MC_METHOD_DOWNLOAD_CERTIFICATES,
+                                  &t->sender, &b, out, msg, msg_len);
+    mc_buf_free(&b);
+    return code;
+}
+
+/* The recipient's shard is down while the sender confirms a backlog of bundles far over the
+ * message limit. Once it is back, the backlog arrives (in updates under the limit, one after
+ * the other), the recipient's inbox is listed page by page, each answer under the limit, and
+ * certificate downloads stop at their byte budget. */
+Test(shard_server, backlog_over_the_message_limit_is_delivered_in_chunks, .timeout = 600) {
+    net t;
+    mc_xchain_options fast = {.retry_delay_ms = 50, .max_backoff_ms = 300, .rpc_timeout_ms = 20000};
+    setup_net(&t, NULL, &fast);
+    stop_shard(&t, 1);
+    size_t cert_bytes = 0;
+    for (int i = 0; i < BACKLOG_BLOCKS; i++)
+        cert_bytes += confirm_big_block(&t, MC_MAX_TRANSACTIONS);
+    start_shard(&t, 1, &fast); /* same store, same port */
+    size_t want = (size_t)BACKLOG_BLOCKS * MC_MAX_TRANSACTIONS;
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, want, 120000),
+              "the backlog never arrived: %zu of %zu bundles",
+              count_bundles(&t, &t.recipient, &t.sender, NULL, NULL), want);
+    size_t bytes = 0, pages = 0;
+    cr_assert_eq(count_bundles(&t, &t.recipient, &t.sender, &bytes, &pages), want);
+    cr_log_info("backlog: %zu bundles, %zu bytes, listed in %zu pages", want, bytes, pages);
+    cr_assert_gt(bytes, MC_MAX_MESSAGE_BYTES, "the backlog must exceed one message");
+    cr_assert_gt(pages, bytes / MC_MAX_PENDING_BUNDLES_BYTES, "pages of at most the budget");
+    cr_assert(wait_for_idle_queue(t.servers[0], 20000));
+    mc_xchain_stats st0 = mc_shard_server_get_stats(t.servers[0]).cross_chain;
+    cr_assert_eq(st0.rejected, 0);
+    cr_assert_gt(st0.delivered, bytes / MC_MAX_CROSS_CHAIN_UPDATE_BYTES,
+                 "several updates, each under the update budget");
+
+    /* Downloads: the certificates together are over the message limit too. */
+    cr_assert_gt(cert_bytes, MC_MAX_MESSAGE_BYTES);
+    mc_node_response r;
+    char msg[MC_RPC_MSG_MAX];
+    cr_assert_eq(download_all(&t, &r, msg, sizeof msg), MC_RPC_OK, "%s", msg);
+    cr_assert_eq(r.kind, MC_RESPONSE_CERTIFICATES);
+    cr_assert_geq(r.n_certificates, 1);
+    cr_assert_lt(r.n_certificates, BACKLOG_BLOCKS, "the byte budget cuts the answer short");
+    for (size_t i = 0; i < r.n_certificates; i++)
+        cr_assert_eq(mc_certificate_height(&r.certificates[i]), i);
+    mc_node_response_free(&r);
+    teardown_net(&t);
+}
+
+/* ---- internal traffic: only the validator's own shards may send cross-chain requests --- */
+
+/* Sends a cross-chain request straight to shard k over gRPC, with the MAC of `key` (NULL:
+ * no MAC). On MC_RPC_OK decodes the answer into *out. */
+static mc_rpc_code send_cross_chain(net *t, uint32_t k, const mc_cross_chain_request *r,
+                                    const mc_mac_key *key, mc_node_response *out, char *msg,
+                                    size_t msg_len) {
+    const mc_chain_id *target =
+        r->kind == MC_XCHAIN_UPDATE_RECIPIENT ? &r->recipient : &r->sender;
+    mc_buf payload = {0}, req = {0}, resp = {0};
+    mc_cross_chain_request_encode(&payload, r);
+    if (key)
+        mc_pb_pack_cross_chain(target, payload.data, payload.len, key, &req);
+    else
+        mc_pb_pack_routed(target, payload.data, payload.len, &req);
+    const char *path =
+        mc_service_method_path(MC_SERVICE_WORKER, MC_METHOD_HANDLE_CROSS_CHAIN_REQUEST);
+    mc_rpc_code code =
+        mc_rpc_call_unary(t->channels[k], path, req.data, req.len, 5000, &resp, msg, msg_len);
+    if (code == MC_RPC_OK) {
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        cr_assert_eq(mc_pb_unpack_response(resp.data, resp.len, &bytes, &len, NULL), MC_OK);
+        cr_assert_eq(mc_node_response_from_bytes(bytes, len, out, NULL), MC_OK);
+        free(bytes);
+    }
+    mc_buf_free(&payload);
+    mc_buf_free(&req);
+    mc_buf_free(&resp);
+    return code;
+}
+
+/* An update from the sender carrying one made-up bundle at `height`. */
+static void forged_update(net *t, mc_height height, mc_cross_chain_request *r) {
+    memset(r, 0, sizeof *r);
+    r->kind = MC_XCHAIN_UPDATE_RECIPIENT;
+    r->sender = t->sender;
+    r->recipient = t->recipient;
+    r->n_bundles = 1;
+    r->bundles = calloc(1, sizeof *r->bundles);
+    r->bundles[0].height = height;
+    r->bundles[0].n_messages = 1;
+    r->bundles[0].messages = calloc(1, sizeof *r->bundles[0].messages);
+    r->bundles[0].messages[0] = (mc_posted_message){
+        .kind = MC_MESSAGE_TRACKED,
+        .message = {.target = {.is_chain = true}, .amount = TOKENS(1000000)},
+    };
+}
+
+Test(shard_server, forged_cross_chain_requests_are_refused) {
+    net t;
+    mc_xchain_options fast = {.retry_delay_ms = 50, .max_backoff_ms = 300, .rpc_timeout_ms = 1000};
+    setup_net(&t, NULL, &fast);
+    char msg[MC_RPC_MSG_MAX];
+    mc_node_response r;
+    mc_mac_key stranger;
+    mc_keypair other;
+    key_from(&other, 0x42); /* another validator's key */
+    mc_mac_key_derive(&stranger, &other);
+
+    /* A forged update (credits out of thin air) is refused without a MAC and with the MAC
+     * of another validator's key; the inbox stays empty. */
+    mc_cross_chain_request up;
+    forged_update(&t, 0, &up);
+    cr_assert_eq(send_cross_chain(&t, 1, &up, NULL, &r, msg, sizeof msg), MC_RPC_UNAUTHENTICATED,
+                 "%s", msg);
+    cr_assert_eq(send_cross_chain(&t, 1, &up, &stranger, &r, msg, sizeof msg),
+                 MC_RPC_UNAUTHENTICATED, "%s", msg);
+    cr_assert_eq(count_bundles(&t, &t.recipient, &t.sender, NULL, NULL), 0);
+    mc_cross_chain_request_free(&up);
+
+    /* A forged confirmation would delete the sender's outbox entry while the recipient's
+     * shard is down, and the transfer would be lost for good. */
+    stop_shard(&t, 1);
+    transfer(&t, &t.sender, &t.recipient, TOKENS(3));
+    mc_cross_chain_request ack = {.kind = MC_XCHAIN_CONFIRM_UPDATED_RECIPIENT,
+                                  .sender = t.sender,
+                                  .recipient = t.recipient,
+                                  .latest_height = 1000};
+    cr_assert_eq(send_cross_chain(&t, 0, &ack, NULL, &r, msg, sizeof msg), MC_RPC_UNAUTHENTICATED,
+                 "%s", msg);
+    cr_assert_eq(send_cross_chain(&t, 0, &ack, &stranger, &r, msg, sizeof msg),
+                 MC_RPC_UNAUTHENTICATED, "%s", msg);
+    /* The shard of a restarted sender still delivers from its outbox. */
+    stop_shard(&t, 0);
+    start_shard(&t, 0, &fast);
+    start_shard(&t, 1, &fast);
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 10000),
+              "the outbox entry was lost");
+    mc_mac_key_wipe(&stranger);
+    mc_keypair_wipe(&other);
+    teardown_net(&t);
+}
+
+/* Even an authenticated update (a shard of ours with a bug, or a recipient that lost data)
+ * may not skip heights: the recipient refuses it instead of moving its cursor past the gap,
+ * and the genuine messages still arrive afterwards. */
+Test(shard_server, updates_that_skip_heights_are_refused) {
+    net t;
+    setup_net(&t, NULL, NULL);
+    mc_mac_key ours;
+    mc_mac_key_derive(&ours, &t.validator_key);
+    char msg[MC_RPC_MSG_MAX];
+    mc_node_response r;
+    mc_cross_chain_request up;
+    forged_update(&t, 7, &up);
+    up.has_previous_height = true;
+    up.previous_height = 3; /* heights up to 3 were never received */
+    cr_assert_eq(send_cross_chain(&t, 1, &up, &ours, &r, msg, sizeof msg), MC_RPC_OK, "%s", msg);
+    cr_assert_eq(r.kind, MC_RESPONSE_ERROR);
+    cr_assert_eq(r.error.code, MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES, "%s", r.error.message);
+    mc_node_response_free(&r);
+    mc_cross_chain_request_free(&up);
+    cr_assert_eq(count_bundles(&t, &t.recipient, &t.sender, NULL, NULL), 0);
+
+    transfer(&t, &t.sender, &t.recipient, TOKENS(2)); /* height 0 */
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 5000));
+    /* After height 0, an update whose first height claims to follow height 5 is a gap. */
+    forged_update(&t, 9, &up);
+    up.has_previous_height = true;
+    up.previous_height = 5;
+    cr_assert_eq(send_cross_chain(&t, 1, &up, &ours, &r, msg, sizeof msg), MC_RPC_OK, "%s", msg);
+    cr_assert_eq(r.kind, MC_RESPONSE_ERROR);
+    cr_assert_eq(r.error.code, MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES, "%s", r.error.message);
+    mc_node_response_free(&r);
+    mc_cross_chain_request_free(&up);
+    transfer(&t, &t.sender, &t.recipient, TOKENS(2)); /* height 1: follows height 0 */
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 2, 5000));
+    mc_chain_info info;
+    query(&t, &t.recipient, true, &info);
+    cr_assert_eq(info.n_requested_pending_bundles, 2);
+    for (size_t i = 0; i < 2; i++) /* the genuine heights, nothing forged */
+        cr_assert_eq(info.requested_pending_bundles[i].bundle.height, i);
+    mc_chain_info_free(&info);
+    mc_mac_key_wipe(&ours);
+    teardown_net(&t);
 }
