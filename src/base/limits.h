@@ -49,4 +49,13 @@
  * --max-subscriptions-per-peer), so that one client cannot take every stream. */
 #define MC_MAX_STREAMS_PER_PEER_DEFAULT 32
 
+/* ---- storage (RocksDB) ---- */
+
+/* Bytes of free disk space below which writes are refused (MC_ERR_IO, "disk full") so that
+ * RocksDB's own flushes (a memtable, 64 MiB by default) still fit and a full disk never
+ * breaks a write half-way. */
+#define MC_STORAGE_MIN_FREE_BYTES (64ll * 1024 * 1024)
+/* Milliseconds between two attempts to reopen a RocksDB database that failed a write. */
+#define MC_STORAGE_REOPEN_INTERVAL_MS 250
+
 #endif

@@ -200,9 +200,15 @@ def main():
         for m in NODE_METHODS + ["HandleCrossChainRequest"]:
             a.expect_status("garbage bytes to ValidatorWorker/%s" % m,
                             "/rpc.v1.ValidatorWorker/" + m, garbage, [IA])
-        a.expect_status("random canonical cross-chain request",
+        # Cross-chain requests come only from the validator's own shards (a MAC of its
+        # internal key): anything else is refused before the payload is even decoded.
+        a.expect_status("cross-chain request without the validator's MAC",
                         "/rpc.v1.ValidatorWorker/HandleCrossChainRequest",
-                        request(chain, b"\x07" + junk), [IA])
+                        request(chain, b"\x07" + junk), [grpc.StatusCode.UNAUTHENTICATED])
+        a.expect_status("cross-chain request with a made-up MAC",
+                        "/rpc.v1.ValidatorWorker/HandleCrossChainRequest",
+                        request(chain, b"\x01" + chain + chain + b"\x00") +
+                        pb_bytes_field(3, bytes(32)), [grpc.StatusCode.UNAUTHENTICATED])
 
     # 6. Raw TCP: bytes that are not HTTP/2 at all, then the HTTP/2 preface followed by
     #    garbage frames.

@@ -12,6 +12,8 @@
 #include "service/cross_chain_queue.h"
 #include "service/proto_glue.h"
 #include "service/shard_server.h"
+#include "storage/storage_uri.h"
+#include "testutil.h"
 #include "worker/local_validator.h"
 
 #include <arpa/inet.h>
@@ -168,7 +170,10 @@ static void stop_shard(net *t, uint32_t k) {
     t->servers[k] = NULL;
 }
 
-static void setup_net(net *t, const char *proxy_addr, const mc_xchain_options *xopts) {
+/* The network, with shard 0 on `store0` (genesis-initialised here, owned by the net) when
+ * not NULL, else on memory like the others. */
+static void setup_net_on(net *t, const char *proxy_addr, const mc_xchain_options *xopts,
+                         mc_kv_store *store0) {
     memset(t, 0, sizeof *t);
     mc_rpc_init();
     key_from(&t->validator_key, 0x41);
@@ -186,12 +191,22 @@ static void setup_net(net *t, const char *proxy_addr, const mc_xchain_options *x
         t->with_proxy = true;
     }
     for (uint32_t k = 0; k < N_SHARDS; k++) {
-        t->stores[k] = genesis_store(t);
+        if (k == 0 && store0) {
+            mc_error err = {0};
+            cr_assert_eq(mc_genesis_initialize_storage(store0, &t->genesis, &err), MC_OK, "%s",
+                         err.message);
+            t->stores[k] = store0;
+        } else
+            t->stores[k] = genesis_store(t);
         snprintf(t->addrs[k], sizeof t->addrs[k], "127.0.0.1:%d", free_port());
         t->channels[k] = mc_rpc_channel_new(t->addrs[k], 0);
     }
     for (uint32_t k = 0; k < N_SHARDS; k++)
         start_shard(t, k, xopts);
+}
+
+static void setup_net(net *t, const char *proxy_addr, const mc_xchain_options *xopts) {
+    setup_net_on(t, proxy_addr, xopts, NULL);
 }
 
 static void teardown_net(net *t) {
@@ -876,4 +891,108 @@ Test(shard_server, updates_that_skip_heights_are_refused) {
     mc_chain_info_free(&info);
     mc_mac_key_wipe(&ours);
     teardown_net(&t);
+}
+
+/* ---- storage faults: a full disk ------------------------------------------------------- */
+
+/* The tmpfs holds the reserve (MC_STORAGE_MIN_FREE_BYTES) and some room. */
+#define FULL_DISK_BYTES ((size_t)MC_STORAGE_MIN_FREE_BYTES + (96u << 20))
+
+/* Whether shard k's gRPC health check answers SERVING. */
+static bool shard_serving(net *t, uint32_t k) {
+    mc_buf resp = {0};
+    char msg[MC_RPC_MSG_MAX];
+    mc_rpc_code code =
+        mc_rpc_call_unary(t->channels[k], MC_RPC_HEALTH_CHECK, NULL, 0, 5000, &resp, msg, sizeof msg);
+    bool serving = code == MC_RPC_OK && resp.len == 2 && resp.data[1] == 1;
+    mc_buf_free(&resp);
+    return serving;
+}
+
+static bool wait_serving(net *t, uint32_t k, int timeout_ms) {
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    while (!shard_serving(t, k)) {
+        if (mc_monotonic_ms() >= deadline)
+            return false;
+        sleep_ms(20);
+    }
+    return true;
+}
+
+/* A signed proposal of one transfer on top of `info`, over gRPC; returns the status. */
+static mc_rpc_code propose(net *t, const mc_chain_info *info, char *msg, size_t msg_len) {
+    mc_block block = {0};
+    build_transfer(t, info, &t->recipient, TOKENS(1), &block.block);
+    mc_proposal_content content = {.block = block.block, .round = info->current_round};
+    mc_block_proposal p;
+    mc_block_proposal_sign(&p, &content, &t->owner_key);
+    mc_buf b = {0};
+    mc_block_proposal_encode(&b, &p);
+    mc_block_proposal_free(&p);
+    mc_node_response r;
+    mc_rpc_code code = call_shard(t, 0, MC_SERVICE_WORKER, MC_METHOD_HANDLE_BLOCK_PROPOSAL,
+                                  &t->sender, &b, &r, msg, msg_len);
+    if (code == MC_RPC_OK)
+        mc_node_response_free(&r);
+    mc_buf_free(&b);
+    mc_block_free(&block);
+    return code;
+}
+
+/* The sender's shard runs on RocksDB on a small disk of its own (opened as linera-server
+ * opens it). When the disk fills up, the shard answers UNAVAILABLE (no vote leaves that was
+ * not stored) and reports NOT_SERVING; when space comes back it serves again by itself,
+ * with nothing lost. */
+Test(shard_server, full_disk_makes_the_shard_unavailable_until_space_returns, .timeout = 120) {
+    char why[256];
+    char *disk = tu_tmpfs_mount(FULL_DISK_BYTES, why, sizeof why);
+    if (!disk && geteuid() != 0)
+        cr_skip_test("skipped: %s", why);
+    cr_assert_not_null(disk, "%s", why);
+    char uri_text[600];
+    snprintf(uri_text, sizeof uri_text, "rocksdb:%s", disk);
+    mc_storage_uri uri;
+    mc_kv_store *store0 = NULL;
+    mc_error err = {0};
+    cr_assert_eq(mc_storage_uri_parse(uri_text, &uri, &err), MC_OK, "%s", err.message);
+    cr_assert_eq(mc_storage_open_shard(&uri, 0, NULL, &store0, &err), MC_OK, "%s", err.message);
+    net t;
+    setup_net_on(&t, NULL, NULL, store0);
+    transfer(&t, &t.sender, &t.recipient, TOKENS(5));
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 5000));
+
+    mc_chain_info info;
+    query(&t, &t.sender, false, &info);
+    cr_assert_eq(tu_fill_disk(disk, 16u << 20), 0);
+    char msg[MC_RPC_MSG_MAX];
+    cr_assert_eq(propose(&t, &info, msg, sizeof msg), MC_RPC_UNAVAILABLE, "%s", msg);
+    cr_assert(strstr(msg, "disk full"), "message: %s", msg);
+    cr_assert_not(shard_serving(&t, 0), "health must be NOT_SERVING while the disk is full");
+    cr_assert(shard_serving(&t, 1), "the other shard is not affected");
+    cr_assert_not(mc_shard_server_storage_ok(t.servers[0], why, sizeof why));
+    cr_assert(strstr(why, "disk full"), "reason: %s", why);
+    /* Every request is refused meanwhile, reads included. */
+    mc_buf b = {0};
+    mc_node_response r;
+    mc_chain_info_query q = {.chain_id = t.sender};
+    mc_chain_info_query_encode(&b, &q);
+    cr_assert_eq(call_shard(&t, 0, MC_SERVICE_NODE, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &t.sender,
+                            &b, &r, msg, sizeof msg),
+                 MC_RPC_UNAVAILABLE, "%s", msg);
+    mc_buf_free(&b);
+    mc_chain_info_free(&info);
+
+    tu_unfill_disk(disk);
+    cr_assert(wait_serving(&t, 0, 15000), "the shard never recovered by itself");
+    cr_assert(mc_shard_server_storage_ok(t.servers[0], why, sizeof why));
+    /* A different proposal at the same height and round is voted for: the refused one left
+     * no vote behind. Nothing earlier was lost. */
+    transfer(&t, &t.sender, &t.recipient, TOKENS(7));
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 2, 5000));
+    query(&t, &t.sender, false, &info);
+    cr_assert_eq(info.next_block_height, 2);
+    cr_assert(info.chain_balance == TOKENS(1000 - 5 - 7));
+    mc_chain_info_free(&info);
+    teardown_net(&t);
+    tu_tmpfs_unmount(disk);
 }
