@@ -416,14 +416,36 @@ static bool wait_for_bundles(net *t, const mc_chain_id *chain, const mc_chain_id
     return false;
 }
 
+/* Polls until the queue has retried at least `n` times. */
+static bool wait_for_retries(mc_xchain_stats (*stats)(void *), void *ctx, uint64_t n,
+                             int timeout_ms) {
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    while (stats(ctx).retries < n) {
+        if (mc_monotonic_ms() >= deadline)
+            return false;
+        sleep_ms(10);
+    }
+    return true;
+}
+
+static mc_xchain_stats server_queue_stats(void *s) {
+    return mc_shard_server_get_stats(s).cross_chain;
+}
+
+static mc_xchain_stats queue_stats(void *q) {
+    return mc_xchain_queue_stats(q);
+}
+
 static bool wait_for_idle_queue(mc_shard_server *s, int timeout_ms) {
-    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    int64_t deadline = mc_monotonic_ms() + timeout_ms;
+    for (;;) {
         mc_xchain_stats st = mc_shard_server_get_stats(s).cross_chain;
         if (st.pending == 0 && st.in_flight == 0)
             return true;
+        if (mc_monotonic_ms() >= deadline)
+            return false;
         sleep_ms(20);
     }
-    return false;
 }
 
 /* ---- tests ---------------------------------------------------------------------------- */
@@ -455,9 +477,9 @@ Test(shard_server, cross_chain_survives_recipient_shard_down) {
     setup_net(&t, NULL, &fast);
     stop_shard(&t, 1);
     transfer(&t, &t.sender, &t.recipient, TOKENS(3));
-    sleep_ms(400);
+    cr_assert(wait_for_retries(server_queue_stats, t.servers[0], 1, 10000),
+              "delivery to the dead shard should have been retried");
     mc_xchain_stats st = mc_shard_server_get_stats(t.servers[0]).cross_chain;
-    cr_assert_gt(st.retries, 0, "delivery to the dead shard should have been retried");
     cr_assert_eq(st.pending + st.in_flight, 1, "the update must stay queued");
     start_shard(&t, 1, &fast); /* same store, same port */
     cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 5000),
@@ -583,8 +605,9 @@ Test(shard_server, notifications_reach_the_proxy) {
     setup_net(&t, addr, NULL);
     transfer(&t, &t.sender, &t.recipient, TOKENS(2));
     bool block = false, bundle = false;
-    for (int i = 0; i < 100 && !(block && bundle); i++) {
-        sleep_ms(50);
+    for (int64_t deadline = mc_monotonic_ms() + 10000;
+         !(block && bundle) && mc_monotonic_ms() < deadline;) {
+        sleep_ms(20);
         block = recorded(rec, MC_NOTIFY_NEW_BLOCK, &t.sender);
         bundle = recorded(rec, MC_NOTIFY_NEW_BUNDLE, &t.recipient);
     }
@@ -608,8 +631,9 @@ Test(shard_server, dead_proxy_drops_notifications_without_blocking) {
     transfer(&t, &t.sender, &t.recipient, TOKENS(1));
     cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 5000));
     uint64_t dropped = 0;
-    for (int i = 0; i < 100 && dropped == 0; i++) {
-        sleep_ms(50);
+    for (int64_t deadline = mc_monotonic_ms() + 10000;
+         dropped == 0 && mc_monotonic_ms() < deadline;) {
+        sleep_ms(20);
         dropped = mc_shard_server_get_stats(t.servers[0]).notifications_dropped;
     }
     cr_assert_gt(dropped, 0);
@@ -645,9 +669,8 @@ Test(xchain_queue, newer_requests_replace_pending_ones_and_failures_retry) {
     cr_assert_eq(st.pending, 1, "one key, one pending request");
     cr_assert_eq(st.replaced, 2);
     cr_assert(mc_xchain_queue_start(q));
-    sleep_ms(300);
+    cr_assert(wait_for_retries(queue_stats, q, 2, 10000), "failed deliveries are retried");
     st = mc_xchain_queue_stats(q);
-    cr_assert_geq(st.retries, 2);
     cr_assert_eq(st.pending + st.in_flight, 1, "never dropped");
     cr_assert_eq(st.delivered + st.rejected, 0);
     mc_xchain_queue_stop(q);
