@@ -41,6 +41,10 @@ void *mc_array_grow(void *array, size_t n, size_t elem_size) {
     return mc_realloc(array, cap * elem_size);
 }
 
+void mc_release_free_memory(void) {
+    malloc_trim(0);
+}
+
 char *mc_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = mc_malloc(n);

@@ -45,4 +45,9 @@ char *mc_strdup(const char *s);
  *     list = mc_array_grow(list, n, sizeof *list); list[n++] = item; */
 void *mc_array_grow(void *array, size_t n, size_t elem_size);
 
+/* Gives freed heap memory back to the system (glibc's malloc_trim): long-running programs
+ * call it every MC_MEMORY_TRIM_INTERVAL_MS, so that memory a burst of connections used does
+ * not stay resident once they are gone. */
+void mc_release_free_memory(void);
+
 #endif

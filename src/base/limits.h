@@ -48,6 +48,30 @@
 /* Concurrent Subscribe streams from one peer IP address, by default (linera-proxy
  * --max-subscriptions-per-peer), so that one client cannot take every stream. */
 #define MC_MAX_STREAMS_PER_PEER_DEFAULT 32
+/* Notifications queued for one subscriber, at most (a queue grows to this, geometrically,
+ * from a few). A subscriber that falls this far behind is dropped: its stream ends with
+ * RESOURCE_EXHAUSTED and it subscribes again. */
+#define MC_SUBSCRIBER_QUEUE_DEFAULT 1000
+/* Milliseconds a streamed message may wait for a client that does not read (HTTP/2 flow
+ * control) before the stream is dropped, so a slow client holds nothing for long. */
+#define MC_STREAM_SEND_TIMEOUT_MS 10000
+
+/* ---- connections (rpc): every server ---- */
+
+/* Milliseconds a connection may stay without any call before the server closes it
+ * (GOAWAY; clients reconnect on their next call): idle connections cost memory (about
+ * 19 KiB each in gRPC 1.51, docs/PERFORMANCE.md). linera-proxy --max-connection-idle-ms. */
+#define MC_MAX_CONNECTION_IDLE_MS_DEFAULT 60000
+/* Milliseconds a new connection gets to complete its HTTP/2 handshake. */
+#define MC_RPC_HANDSHAKE_TIMEOUT_MS 10000
+/* Concurrent calls on one connection (HTTP/2 MAX_CONCURRENT_STREAMS): with the message
+ * limit, this bounds what one connection can make the server hold. */
+#define MC_MAX_STREAMS_PER_CONNECTION 128
+/* Bytes of request headers (metadata) per call. */
+#define MC_MAX_METADATA_BYTES (16u * 1024u)
+/* Milliseconds between two returns of freed heap memory to the system (malloc_trim) in
+ * the long-running programs: after a burst of connections, memory is given back. */
+#define MC_MEMORY_TRIM_INTERVAL_MS 10000
 
 /* ---- storage (RocksDB) ---- */
 

@@ -266,7 +266,7 @@ static int serve(run_state *rs, const run_options *o) {
                net->n_shards, rs->listen[k]);
     atomic_store(&rs->server, server);
     atomic_store(&rs->ready, true);
-    int sig = cli_wait_for_signal();
+    int sig = cli_serve_until_signal();
     atomic_store(&rs->ready, false);
     mc_log(MC_LOG_INFO, "server", "signal %d: shutting down (grace %llu ms)", sig,
            (unsigned long long)o->grace_period_ms);
