@@ -274,8 +274,8 @@ static int inbox_key_cmp(const uint8_t *key, const mc_bundle_position *p) {
 }
 
 mc_status mc_inbox_page(mc_kv_store *kv, const mc_chain_id *chain, const mc_bundle_position *after,
-                        size_t max_bytes, size_t max_count, mc_incoming_bundle **out,
-                        size_t *n_out, bool *more, mc_error *err) {
+                        size_t max_bytes, size_t max_count, mc_incoming_bundle **out, size_t *n_out,
+                        bool *more, mc_error *err) {
     uint8_t root[ROOT_LEN], prefix = KEY_INBOX;
     make_root(root, ROOT_CHAIN, chain);
     mc_kv_entries e = {0};
@@ -428,9 +428,8 @@ static bool outbox_value_decode(mc_bcs_reader *r, mc_outbox_entry *e) {
     return mc_bcs_reader_finish(r);
 }
 
-mc_status mc_outbox_entries(mc_kv_store *kv, const mc_chain_id *chain,
-                            const mc_chain_id *recipient, mc_outbox_entry **entries, size_t *n,
-                            mc_error *err) {
+mc_status mc_outbox_entries(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                            mc_outbox_entry **entries, size_t *n, mc_error *err) {
     uint8_t root[ROOT_LEN], prefix[MAX_KEY];
     make_root(root, ROOT_CHAIN, chain);
     size_t plen = make_key(prefix, KEY_OUTBOX, recipient, 0, 0, 0);

@@ -69,8 +69,8 @@ mc_status mc_chain_commit(mc_kv_store *kv, const mc_chain_id *id, const mc_kv_ba
  * max_bytes of encoded bundles (at least one) and max_count. *more tells whether bundles
  * are left after the page. Caller frees each bundle and the array. */
 mc_status mc_inbox_page(mc_kv_store *kv, const mc_chain_id *chain, const mc_bundle_position *after,
-                        size_t max_bytes, size_t max_count, mc_incoming_bundle **out,
-                        size_t *n_out, bool *more, mc_error *err);
+                        size_t max_bytes, size_t max_count, mc_incoming_bundle **out, size_t *n_out,
+                        bool *more, mc_error *err);
 /* The pending bundles from one origin, in cursor order (caller frees each and the array). */
 mc_status mc_inbox_list_origin(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
                                mc_incoming_bundle **out, size_t *n_out, mc_error *err);
@@ -105,9 +105,8 @@ void mc_outbox_remove(mc_kv_batch *batch, const mc_chain_id *recipient, mc_heigh
 mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
                             mc_height **heights, size_t *n, mc_error *err);
 /* The entries queued for recipient, ascending (caller frees *entries). */
-mc_status mc_outbox_entries(mc_kv_store *kv, const mc_chain_id *chain,
-                            const mc_chain_id *recipient, mc_outbox_entry **entries, size_t *n,
-                            mc_error *err);
+mc_status mc_outbox_entries(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                            mc_outbox_entry **entries, size_t *n, mc_error *err);
 /* Distinct recipients with a non-empty outbox (caller frees *recipients). */
 mc_status mc_outbox_recipients(mc_kv_store *kv, const mc_chain_id *chain, mc_chain_id **recipients,
                                size_t *n, mc_error *err);

@@ -530,10 +530,10 @@ static mc_chain_info_query pending_query(const mc_chain_id *chain, const mc_inco
     mc_chain_info_query q = {.chain_id = *chain, .request_pending_bundles = true};
     if (last) {
         q.has_pending_bundles_after = true;
-        q.pending_bundles_after = (mc_bundle_position){.origin = last->origin,
-                                                       .height = last->bundle.height,
-                                                       .transaction_index =
-                                                           last->bundle.transaction_index};
+        q.pending_bundles_after =
+            (mc_bundle_position){.origin = last->origin,
+                                 .height = last->bundle.height,
+                                 .transaction_index = last->bundle.transaction_index};
     }
     return q;
 }
@@ -562,8 +562,8 @@ static void receive_more_pages(mc_client *c, size_t i, const mc_chain_id *chain,
     mc_chain_info page = *first;
     memset(first, 0, sizeof *first);
     while (page.more_pending_bundles && page.n_requested_pending_bundles > 0) {
-        mc_chain_info_query q =
-            pending_query(chain, &page.requested_pending_bundles[page.n_requested_pending_bundles - 1]);
+        mc_chain_info_query q = pending_query(
+            chain, &page.requested_pending_bundles[page.n_requested_pending_bundles - 1]);
         mc_chain_info_free(&page);
         mc_buf req = {0};
         mc_chain_info_query_encode(&req, &q);
@@ -596,8 +596,8 @@ static mc_status local_pending(mc_client *c, const mc_chain_id *chain, size_t *n
         *n += info.n_requested_pending_bundles;
         bool more = info.more_pending_bundles && info.n_requested_pending_bundles > 0;
         if (more)
-            q = pending_query(chain,
-                              &info.requested_pending_bundles[info.n_requested_pending_bundles - 1]);
+            q = pending_query(
+                chain, &info.requested_pending_bundles[info.n_requested_pending_bundles - 1]);
         mc_chain_info_free(&info);
         if (!more)
             return MC_OK;

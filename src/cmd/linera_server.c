@@ -189,8 +189,8 @@ typedef struct {
     char **proxy_addrs;
     mc_metrics_registry *metrics;
     mc_metrics_http *http;
-    atomic_bool ready;          /* storage open and shards serving: /health says 200 */
-    char not_ready_reason[300]; /* what /health reports meanwhile */
+    atomic_bool ready;               /* storage open and shards serving: /health says 200 */
+    char not_ready_reason[300];      /* what /health reports meanwhile */
     mc_shard_server *_Atomic server; /* while serving: /health also asks its storage state */
 } run_state;
 

@@ -71,8 +71,8 @@ void mc_keypair_wipe(mc_keypair *kp) {
 void mc_mac_key_derive(mc_mac_key *out, const mc_keypair *kp) {
     static const char label[] = "InternalMacKey";
     /* libsodium's secret key is seed || public key: the seed is the first 32 bytes. */
-    crypto_generichash(out->b, sizeof out->b, (const uint8_t *)label, sizeof label - 1,
-                       kp->secret, MC_SEED_LEN);
+    crypto_generichash(out->b, sizeof out->b, (const uint8_t *)label, sizeof label - 1, kp->secret,
+                       MC_SEED_LEN);
 }
 
 void mc_mac_key_wipe(mc_mac_key *k) {

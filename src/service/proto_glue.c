@@ -114,8 +114,8 @@ mc_status mc_pb_unpack_cross_chain(const uint8_t *data, size_t len, const mc_mac
         st = mc_error_set(err, MC_ERR_DECODE, "request has no valid 32-byte chain id");
     else {
         if (msg->mac.len == MC_MAC_LEN) {
-            mc_mac got, want = mc_service_cross_chain_mac(key, chain, msg->request.data,
-                                                          msg->request.len);
+            mc_mac got,
+                want = mc_service_cross_chain_mac(key, chain, msg->request.data, msg->request.len);
             memcpy(got.b, msg->mac.data, MC_MAC_LEN);
             *mac_ok = mc_mac_equal(&got, &want);
         }

@@ -184,7 +184,7 @@ typedef struct {
 } local_shard;
 
 struct mc_shard_server {
-    mc_keypair key;         /* the workers point here */
+    mc_keypair key;          /* the workers point here */
     mc_mac_key internal_key; /* authenticates cross-chain requests between our shards */
     uint32_t n_shards;
     local_shard *locals;
@@ -237,8 +237,8 @@ static bool probe_stores(mc_shard_server *s, mc_kv_store *const *stores, char *w
         uint8_t *v = NULL;
         size_t vlen = 0;
         if (!st)
-            st = mc_kv_get(stores[i], PROBE_ROOT, sizeof PROBE_ROOT - 1, (const uint8_t *)"probe", 5,
-                           &v, &vlen, &err);
+            st = mc_kv_get(stores[i], PROBE_ROOT, sizeof PROBE_ROOT - 1, (const uint8_t *)"probe",
+                           5, &v, &vlen, &err);
         free(v);
         if (st) {
             snprintf(why, len, "shard %u: %s", s->locals[i].index, err.message);

@@ -50,10 +50,10 @@ enum { ROCKS_TAG_DATA = 0x00, ROCKS_TAG_ROOT = 0x01 };
 
 typedef struct {
     char *path;
-    int64_t min_free; /* bytes; 0: no reserve */
-    pthread_rwlock_t lock; /* shared by operations, exclusive for a reopen */
-    rocksdb_t *db;         /* NULL after a failed reopen, until one succeeds */
-    atomic_bool failed;    /* a write failed inside RocksDB: reopen before the next */
+    int64_t min_free;       /* bytes; 0: no reserve */
+    pthread_rwlock_t lock;  /* shared by operations, exclusive for a reopen */
+    rocksdb_t *db;          /* NULL after a failed reopen, until one succeeds */
+    atomic_bool failed;     /* a write failed inside RocksDB: reopen before the next */
     int64_t next_reopen_ms; /* guarded by the exclusive lock */
     rocksdb_options_t *options;
     rocksdb_block_based_table_options_t *table; /* owns the bloom filter policy */
@@ -284,8 +284,8 @@ static mc_status rocks_recover(rocks_kv *r, mc_error *err) {
     if (atomic_load(&r->failed)) {
         int64_t now = mc_monotonic_ms();
         if (now < r->next_reopen_ms)
-            st = mc_error_set(err, MC_ERR_IO, "rocksdb %s: recovering from a failed write",
-                              r->path);
+            st =
+                mc_error_set(err, MC_ERR_IO, "rocksdb %s: recovering from a failed write", r->path);
         else {
             r->next_reopen_ms = now + MC_STORAGE_REOPEN_INTERVAL_MS;
             if (r->db)

@@ -613,15 +613,15 @@ static size_t block_recipients(const mc_block *block, mc_chain_id **out) {
  * messages to or creates: a new chain is told about its own creation through the same
  * reliable outbox), each chained to the recipient's previous height. */
 static mc_status outbox_entries_for(mc_worker *w, const mc_chain_id *sender, const mc_block *block,
-                                    mc_chain_id **recipients, mc_outbox_entry **entries,
-                                    size_t *n, mc_error *err) {
+                                    mc_chain_id **recipients, mc_outbox_entry **entries, size_t *n,
+                                    mc_error *err) {
     *n = block_recipients(block, recipients);
     *entries = *n ? mc_calloc(*n, sizeof **entries) : NULL;
     for (size_t i = 0; i < *n; i++) {
         mc_outbox_entry *e = &(*entries)[i];
         e->height = block->block.height;
-        mc_status st =
-            mc_outbox_last(w->cfg.store, sender, &(*recipients)[i], &e->has_previous, &e->previous, err);
+        mc_status st = mc_outbox_last(w->cfg.store, sender, &(*recipients)[i], &e->has_previous,
+                                      &e->previous, err);
         if (st)
             return st;
     }
@@ -889,8 +889,8 @@ void mc_worker_download(mc_worker *w, const mc_download_request *q, mc_node_resp
         mc_buf_reset(&scratch);
         mc_certificate_encode(&scratch, &c);
         bytes += scratch.len;
-        resp->certificates = mc_array_grow(resp->certificates, resp->n_certificates,
-                                           sizeof *resp->certificates);
+        resp->certificates =
+            mc_array_grow(resp->certificates, resp->n_certificates, sizeof *resp->certificates);
         resp->certificates[resp->n_certificates++] = c;
     }
     mc_buf_free(&scratch);

@@ -191,8 +191,9 @@ static uint64_t property_seed(void) {
  * seed from the same environment. */
 ReportHook(POST_TEST)(struct criterion_test_stats *stats) {
     if (stats->test_status == CR_STATUS_FAILED || stats->crashed || stats->timed_out)
-        fprintf(stderr, "test_property: %s failed with seed 0x%" PRIx64
-                        " (repeat with MC_TEST_SEED=0x%" PRIx64 ")\n",
+        fprintf(stderr,
+                "test_property: %s failed with seed 0x%" PRIx64
+                " (repeat with MC_TEST_SEED=0x%" PRIx64 ")\n",
                 stats->test->name, property_seed(), property_seed());
 }
 

@@ -509,7 +509,7 @@ typedef struct {
     mc_grpc_node *node;
     bool slow;
     atomic_int got, release;
-    atomic_int want; /* stop after this many; 0 = never */
+    atomic_int want;         /* stop after this many; 0 = never */
     atomic_uint next_height; /* the height expected next (in order) */
     atomic_bool out_of_order;
     mc_status st;

@@ -864,9 +864,9 @@ Test(rpc, streams_are_bounded_per_peer) {
     }
     char msg[MC_RPC_MSG_MAX];
     counter c = {.stop_at = UINT32_MAX};
-    cr_assert_eq(mc_rpc_call_stream(f.ch, "/test.Echo/Idle", NULL, 0, 5000, on_count, &c, msg,
-                                    sizeof msg),
-                 MC_RPC_RESOURCE_EXHAUSTED, "a third stream from one peer: %s", msg);
+    cr_assert_eq(
+        mc_rpc_call_stream(f.ch, "/test.Echo/Idle", NULL, 0, 5000, on_count, &c, msg, sizeof msg),
+        MC_RPC_RESOURCE_EXHAUSTED, "a third stream from one peer: %s", msg);
     cr_assert(strstr(msg, "from this peer"), "message: %s", msg);
     if (have_v6) {
         /* The other peer still gets its two; then all 4 are taken. */
@@ -874,8 +874,8 @@ Test(rpc, streams_are_bounded_per_peer) {
             cr_assert_eq(pthread_create(&t[i], NULL, stream_client_main, &s[i]), 0);
             cr_assert(wait_for(&s[i].got, 1, 10000), "stream %d got no hello", i);
         }
-        cr_assert_eq(mc_rpc_call_stream(f6.ch, "/test.Echo/Idle", NULL, 0, 5000, on_count, &c,
-                                        msg, sizeof msg),
+        cr_assert_eq(mc_rpc_call_stream(f6.ch, "/test.Echo/Idle", NULL, 0, 5000, on_count, &c, msg,
+                                        sizeof msg),
                      MC_RPC_RESOURCE_EXHAUSTED);
         cr_assert_not(strstr(msg, "from this peer"), "the total limit: %s", msg);
     } else
@@ -908,8 +908,8 @@ static bool on_stuck(void *ctx, const uint8_t *data, size_t len) {
 static void *stuck_client_main(void *p) {
     stuck_client *s = p;
     char msg[MC_RPC_MSG_MAX];
-    s->code = mc_rpc_call_stream(s->f->ch, "/test.Echo/Flood", NULL, 0, 0, on_stuck, s, msg,
-                                 sizeof msg);
+    s->code =
+        mc_rpc_call_stream(s->f->ch, "/test.Echo/Flood", NULL, 0, 0, on_stuck, s, msg, sizeof msg);
     return NULL;
 }
 

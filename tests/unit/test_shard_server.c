@@ -388,10 +388,10 @@ static size_t count_bundles(net *t, const mc_chain_id *chain, const mc_chain_id 
             const mc_incoming_bundle *last =
                 &info.requested_pending_bundles[info.n_requested_pending_bundles - 1];
             q.has_pending_bundles_after = true;
-            q.pending_bundles_after = (mc_bundle_position){
-                .origin = last->origin,
-                .height = last->bundle.height,
-                .transaction_index = last->bundle.transaction_index};
+            q.pending_bundles_after =
+                (mc_bundle_position){.origin = last->origin,
+                                     .height = last->bundle.height,
+                                     .transaction_index = last->bundle.transaction_index};
         }
         mc_chain_info_free(&info);
         if (!more)
@@ -785,8 +785,7 @@ Test(shard_server, backlog_over_the_message_limit_is_delivered_in_chunks, .timeo
 static mc_rpc_code send_cross_chain(net *t, uint32_t k, const mc_cross_chain_request *r,
                                     const mc_mac_key *key, mc_node_response *out, char *msg,
                                     size_t msg_len) {
-    const mc_chain_id *target =
-        r->kind == MC_XCHAIN_UPDATE_RECIPIENT ? &r->recipient : &r->sender;
+    const mc_chain_id *target = r->kind == MC_XCHAIN_UPDATE_RECIPIENT ? &r->recipient : &r->sender;
     mc_buf payload = {0}, req = {0}, resp = {0};
     mc_cross_chain_request_encode(&payload, r);
     if (key)
@@ -865,8 +864,7 @@ Test(shard_server, forged_cross_chain_requests_are_refused) {
     stop_shard(&t, 0);
     start_shard(&t, 0, &fast);
     start_shard(&t, 1, &fast);
-    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 10000),
-              "the outbox entry was lost");
+    cr_assert(wait_for_bundles(&t, &t.recipient, &t.sender, 1, 10000), "the outbox entry was lost");
     mc_mac_key_wipe(&stranger);
     mc_keypair_wipe(&other);
     teardown_net(&t);
@@ -925,8 +923,8 @@ Test(shard_server, updates_that_skip_heights_are_refused) {
 static bool shard_serving(net *t, uint32_t k) {
     mc_buf resp = {0};
     char msg[MC_RPC_MSG_MAX];
-    mc_rpc_code code =
-        mc_rpc_call_unary(t->channels[k], MC_RPC_HEALTH_CHECK, NULL, 0, 5000, &resp, msg, sizeof msg);
+    mc_rpc_code code = mc_rpc_call_unary(t->channels[k], MC_RPC_HEALTH_CHECK, NULL, 0, 5000, &resp,
+                                         msg, sizeof msg);
     bool serving = code == MC_RPC_OK && resp.len == 2 && resp.data[1] == 1;
     mc_buf_free(&resp);
     return serving;
