@@ -740,7 +740,7 @@ static mc_rpc_code download_all(net *t, mc_node_response *out, char *msg, size_t
  * message limit. Once it is back, the backlog arrives (in updates under the limit, one after
  * the other), the recipient's inbox is listed page by page, each answer under the limit, and
  * certificate downloads stop at their byte budget. */
-Test(shard_server, backlog_over_the_message_limit_is_delivered_in_chunks, .timeout = 600) {
+Test(shard_server, backlog_over_the_message_limit_is_delivered_in_chunks) {
     net t;
     mc_xchain_options fast = {.retry_delay_ms = 50, .max_backoff_ms = 300, .rpc_timeout_ms = 20000};
     setup_net(&t, NULL, &fast);
@@ -964,7 +964,7 @@ static mc_rpc_code propose(net *t, const mc_chain_info *info, char *msg, size_t 
  * opens it). When the disk fills up, the shard answers UNAVAILABLE (no vote leaves that was
  * not stored) and reports NOT_SERVING; when space comes back it serves again by itself,
  * with nothing lost. */
-Test(shard_server, full_disk_makes_the_shard_unavailable_until_space_returns, .timeout = 120) {
+Test(shard_server, full_disk_makes_the_shard_unavailable_until_space_returns) {
     char why[256];
     char *disk = tu_tmpfs_mount(FULL_DISK_BYTES, why, sizeof why);
     if (!disk && geteuid() != 0)
