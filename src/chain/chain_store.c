@@ -224,13 +224,31 @@ mc_status mc_chain_commit(mc_kv_store *kv, const mc_chain_id *id, const mc_kv_ba
 
 /* ---- inbox ---- */
 
+/* An inbox entry as a pending bundle (action Accept). The key is origin ++ height ++ tx,
+ * or height ++ tx when the scan was of one `origin`'s prefix. */
+static mc_status inbox_entry_decode(const mc_kv_entry *it, const mc_chain_id *origin,
+                                    mc_incoming_bundle *out, mc_error *err) {
+    memset(out, 0, sizeof *out);
+    if (it->key_len != MC_HASH_LEN + 12 - (origin ? MC_HASH_LEN : 0))
+        return mc_error_set(err, MC_ERR_IO, "corrupted inbox key");
+    if (origin)
+        out->origin = *origin;
+    else
+        memcpy(out->origin.b, it->key, MC_HASH_LEN);
+    out->action = MC_BUNDLE_ACCEPT;
+    mc_bcs_reader r;
+    mc_bcs_reader_init(&r, it->value, it->value_len);
+    if (!mc_message_bundle_decode(&r, &out->bundle) || !mc_bcs_reader_finish(&r))
+        return mc_error_set(err, MC_ERR_IO, "corrupted inbox bundle");
+    return MC_OK;
+}
+
 /* Pending bundles under a prefix (all origins, or one origin), in key order. */
 static mc_status inbox_scan(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
                             mc_incoming_bundle **out, size_t *n_out, mc_error *err) {
     uint8_t root[ROOT_LEN], prefix[MAX_KEY];
     make_root(root, ROOT_CHAIN, chain);
     size_t plen = make_key(prefix, KEY_INBOX, origin, 0, 0, 0);
-    size_t skip = origin ? MC_HASH_LEN : 0; /* stripped from the returned keys */
     mc_kv_entries e = {0};
     *out = NULL;
     *n_out = 0;
@@ -239,21 +257,8 @@ static mc_status inbox_scan(mc_kv_store *kv, const mc_chain_id *chain, const mc_
         return st;
     size_t count = e.len;
     mc_incoming_bundle *list = count ? mc_calloc(count, sizeof *list) : NULL;
-    for (size_t i = 0; i < count && !st; i++) {
-        if (e.items[i].key_len != MC_HASH_LEN + 12 - skip) {
-            st = mc_error_set(err, MC_ERR_IO, "corrupted inbox key");
-            break;
-        }
-        if (origin)
-            list[i].origin = *origin;
-        else
-            memcpy(list[i].origin.b, e.items[i].key, MC_HASH_LEN);
-        list[i].action = MC_BUNDLE_ACCEPT;
-        mc_bcs_reader r;
-        mc_bcs_reader_init(&r, e.items[i].value, e.items[i].value_len);
-        if (!mc_message_bundle_decode(&r, &list[i].bundle) || !mc_bcs_reader_finish(&r))
-            st = mc_error_set(err, MC_ERR_IO, "corrupted inbox bundle");
-    }
+    for (size_t i = 0; i < count && !st; i++)
+        st = inbox_entry_decode(&e.items[i], origin, &list[i], err);
     mc_kv_entries_free(&e);
     if (st) {
         for (size_t i = 0; i < count; i++)
@@ -291,28 +296,15 @@ mc_status mc_inbox_page(mc_kv_store *kv, const mc_chain_id *chain, const mc_bund
     size_t n = 0, bytes = 0;
     for (size_t i = 0; i < e.len && !st; i++) {
         const mc_kv_entry *it = &e.items[i];
-        if (it->key_len != MC_HASH_LEN + 12) {
-            st = mc_error_set(err, MC_ERR_IO, "corrupted inbox key");
-            break;
-        }
-        if (after && inbox_key_cmp(it->key, after) <= 0)
+        if (it->key_len == MC_HASH_LEN + 12 && after && inbox_key_cmp(it->key, after) <= 0)
             continue;
         if (n > 0 && (n >= max_count || bytes + it->value_len > max_bytes)) {
             *more = true;
             break;
         }
         list = mc_array_grow(list, n, sizeof *list);
-        mc_incoming_bundle *b = &list[n];
-        memset(b, 0, sizeof *b);
-        memcpy(b->origin.b, it->key, MC_HASH_LEN);
-        b->action = MC_BUNDLE_ACCEPT;
-        mc_bcs_reader r;
-        mc_bcs_reader_init(&r, it->value, it->value_len);
-        if (!mc_message_bundle_decode(&r, &b->bundle) || !mc_bcs_reader_finish(&r)) {
-            st = mc_error_set(err, MC_ERR_IO, "corrupted inbox bundle");
-            break;
-        }
-        n++;
+        st = inbox_entry_decode(it, NULL, &list[n], err);
+        n++; /* a failed entry is freed with the others (its bundle is empty or partial) */
         bytes += it->value_len;
     }
     mc_kv_entries_free(&e);

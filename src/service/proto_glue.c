@@ -57,14 +57,24 @@ static void chain_to_pb(const mc_chain_id *id, Rpc__V1__ChainId *pb) {
 
 /* ---- routed requests (all five request types share this wire form) ---- */
 
-void mc_pb_pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t len, mc_buf *out) {
+/* (chain_id = 1, bytes = 2[, mac = 3]): NULL mac for every request but cross-chain ones. */
+static void pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t len,
+                        const mc_mac *mac, mc_buf *out) {
     Rpc__V1__ChainId id;
     chain_to_pb(chain, &id);
     Rpc__V1__CrossChainRequest msg = RPC__V1__CROSS_CHAIN_REQUEST__INIT;
     msg.chain_id = &id;
     msg.request.data = (uint8_t *)payload;
     msg.request.len = len;
+    if (mac) {
+        msg.mac.data = (uint8_t *)mac->b;
+        msg.mac.len = MC_MAC_LEN;
+    }
     pack_message(&msg.base, out);
+}
+
+void mc_pb_pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t len, mc_buf *out) {
+    pack_routed(chain, payload, len, NULL, out);
 }
 
 mc_status mc_pb_unpack_routed(const uint8_t *data, size_t len, mc_chain_id *chain,
@@ -90,16 +100,8 @@ mc_mac mc_service_cross_chain_mac(const mc_mac_key *key, const mc_chain_id *chai
 
 void mc_pb_pack_cross_chain(const mc_chain_id *chain, const uint8_t *payload, size_t len,
                             const mc_mac_key *key, mc_buf *out) {
-    Rpc__V1__ChainId id;
-    chain_to_pb(chain, &id);
     mc_mac mac = mc_service_cross_chain_mac(key, chain, payload, len);
-    Rpc__V1__CrossChainRequest msg = RPC__V1__CROSS_CHAIN_REQUEST__INIT;
-    msg.chain_id = &id;
-    msg.request.data = (uint8_t *)payload;
-    msg.request.len = len;
-    msg.mac.data = mac.b;
-    msg.mac.len = MC_MAC_LEN;
-    pack_message(&msg.base, out);
+    pack_routed(chain, payload, len, &mac, out);
 }
 
 mc_status mc_pb_unpack_cross_chain(const uint8_t *data, size_t len, const mc_mac_key *key,

@@ -227,13 +227,12 @@ static void teardown_net(net *t) {
 
 /* Sends `payload` for `chain` to shard k's ValidatorWorker (or ValidatorNode); on MC_RPC_OK
  * decodes the NodeResponse into *out. */
-static mc_rpc_code call_shard(net *t, uint32_t k, mc_service_kind svc, mc_node_method m,
-                              const mc_chain_id *chain, const mc_buf *payload,
-                              mc_node_response *out, char *msg, size_t msg_len) {
-    mc_buf req = {0}, resp = {0};
-    mc_pb_pack_routed(chain, payload->data, payload->len, &req);
-    mc_rpc_code code = mc_rpc_call_unary(t->channels[k], mc_service_method_path(svc, m), req.data,
-                                         req.len, 5000, &resp, msg, msg_len);
+/* Sends a packed request to shard k on `path`; on MC_RPC_OK decodes the NodeResponse. */
+static mc_rpc_code call_packed(net *t, uint32_t k, const char *path, const mc_buf *req,
+                               mc_node_response *out, char *msg, size_t msg_len) {
+    mc_buf resp = {0};
+    mc_rpc_code code =
+        mc_rpc_call_unary(t->channels[k], path, req->data, req->len, 5000, &resp, msg, msg_len);
     if (code == MC_RPC_OK) {
         uint8_t *bytes = NULL;
         size_t len = 0;
@@ -241,8 +240,17 @@ static mc_rpc_code call_shard(net *t, uint32_t k, mc_service_kind svc, mc_node_m
         cr_assert_eq(mc_node_response_from_bytes(bytes, len, out, NULL), MC_OK);
         free(bytes);
     }
-    mc_buf_free(&req);
     mc_buf_free(&resp);
+    return code;
+}
+
+static mc_rpc_code call_shard(net *t, uint32_t k, mc_service_kind svc, mc_node_method m,
+                              const mc_chain_id *chain, const mc_buf *payload,
+                              mc_node_response *out, char *msg, size_t msg_len) {
+    mc_buf req = {0};
+    mc_pb_pack_routed(chain, payload->data, payload->len, &req);
+    mc_rpc_code code = call_packed(t, k, mc_service_method_path(svc, m), &req, out, msg, msg_len);
+    mc_buf_free(&req);
     return code;
 }
 
@@ -786,7 +794,7 @@ static mc_rpc_code send_cross_chain(net *t, uint32_t k, const mc_cross_chain_req
                                     const mc_mac_key *key, mc_node_response *out, char *msg,
                                     size_t msg_len) {
     const mc_chain_id *target = r->kind == MC_XCHAIN_UPDATE_RECIPIENT ? &r->recipient : &r->sender;
-    mc_buf payload = {0}, req = {0}, resp = {0};
+    mc_buf payload = {0}, req = {0};
     mc_cross_chain_request_encode(&payload, r);
     if (key)
         mc_pb_pack_cross_chain(target, payload.data, payload.len, key, &req);
@@ -794,18 +802,9 @@ static mc_rpc_code send_cross_chain(net *t, uint32_t k, const mc_cross_chain_req
         mc_pb_pack_routed(target, payload.data, payload.len, &req);
     const char *path =
         mc_service_method_path(MC_SERVICE_WORKER, MC_METHOD_HANDLE_CROSS_CHAIN_REQUEST);
-    mc_rpc_code code =
-        mc_rpc_call_unary(t->channels[k], path, req.data, req.len, 5000, &resp, msg, msg_len);
-    if (code == MC_RPC_OK) {
-        uint8_t *bytes = NULL;
-        size_t len = 0;
-        cr_assert_eq(mc_pb_unpack_response(resp.data, resp.len, &bytes, &len, NULL), MC_OK);
-        cr_assert_eq(mc_node_response_from_bytes(bytes, len, out, NULL), MC_OK);
-        free(bytes);
-    }
+    mc_rpc_code code = call_packed(t, k, path, &req, out, msg, msg_len);
     mc_buf_free(&payload);
     mc_buf_free(&req);
-    mc_buf_free(&resp);
     return code;
 }
 
