@@ -173,3 +173,30 @@ mc_status mc_file_write_atomic(const char *what, const char *path, const void *d
     return mc_error_set(err, MC_ERR_IO, "cannot write %s '%s' (%s): %s", what, path, step,
                         strerror(saved));
 }
+
+/* ------------------------------------------------------------------------------------------
+ * Directories
+ * ---------------------------------------------------------------------------------------- */
+
+static mc_status make_one(const char *dir, mc_error *err) {
+    if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return MC_OK;
+    return mc_error_set(err, MC_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+}
+
+mc_status mc_file_make_dirs(const char *path, mc_error *err) {
+    size_t n = strlen(path);
+    char *tmp = mc_memdup(path, n + 1);
+    mc_status st = MC_OK;
+    for (char *p = tmp + 1; *p && !st; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        st = make_one(tmp, err);
+        *p = '/';
+    }
+    if (!st)
+        st = make_one(tmp, err);
+    free(tmp);
+    return st;
+}

@@ -43,4 +43,8 @@ mc_status mc_file_read(const char *what, const char *path, mc_file_kind kind, si
 mc_status mc_file_write_atomic(const char *what, const char *path, const void *data, size_t len,
                                unsigned mode, mc_error *err);
 
+/* mkdir -p: creates path and its missing parents with mode 0700. MC_ERR_IO naming the
+ * directory that cannot be created. */
+mc_status mc_file_make_dirs(const char *path, mc_error *err);
+
 #endif

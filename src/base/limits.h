@@ -82,4 +82,29 @@
 /* Milliseconds between two attempts to reopen a RocksDB database that failed a write. */
 #define MC_STORAGE_REOPEN_INTERVAL_MS 250
 
+/* ---- block exporters (service/block_notify, exporter) ---- */
+
+/* Chains whose newest block a shard holds for one exporter that is slow or down (newest
+ * block per chain wins, so a chain with many blocks costs one entry): 80 bytes each, so
+ * at most 8 MB per exporter. Beyond it the shard drops the oldest entry and tells the
+ * exporter (NotificationBatch.dropped), which then rescans the validator's storage. */
+#define MC_BLOCK_NOTIFY_MAX_PENDING 100000
+/* Notifications per NotifyBatch from a shard to an exporter (about 80 bytes each). */
+#define MC_BLOCK_NOTIFY_BATCH 100
+/* Chains queued in memory per export destination (the TOML's limits.work_queue_size may
+ * lower it; this caps it): 64 bytes each, 4 MB at most. Chains beyond it wait in the
+ * exporter's own database (its backlog), so a destination down for hours pins no memory
+ * but this queue. */
+#define MC_EXPORTER_MAX_WORK_QUEUE 65536
+/* Certificates one destination thread sends for one chain before it lets the next chain
+ * of its queue go (fairness between chains; each certificate is sent and acknowledged
+ * before the next is read, so one certificate, at most MC_MAX_MESSAGE_BYTES, is in memory
+ * per destination). */
+#define MC_EXPORTER_CERTS_PER_STEP 64
+/* Chains an export may have to bring up to date first (sender chains of received
+ * messages, parents of new chains, recursively) before it goes back to the queue. */
+#define MC_EXPORTER_MAX_DEPENDENCY_DEPTH 64
+/* Export destinations per exporter (explicit ones plus the committee's validators). */
+#define MC_EXPORTER_MAX_DESTINATIONS (MC_MAX_COMMITTEE_SIZE + 64)
+
 #endif

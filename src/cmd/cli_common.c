@@ -3,6 +3,7 @@
 #include "base/buf.h"
 #include "base/limits.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -251,4 +252,10 @@ int cli_serve_until_signal(void) {
             return sig;
         mc_release_free_memory();
     }
+}
+
+void cli_listen_address(const char *host, uint16_t port, char *out, size_t len) {
+    struct in_addr a;
+    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
+             (unsigned)port);
 }

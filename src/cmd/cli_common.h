@@ -59,6 +59,11 @@ const char *cli_storage_help(void);
 /* Parses an unsigned decimal or exits with a usage error naming the flag. */
 uint64_t cli_parse_u64(const char *flag, const char *value);
 
+/* "host:port" to listen on for a configured host: the host itself when it is an IPv4
+ * address (a local network stays on loopback), every interface ("0.0.0.0") when it is a
+ * name (a Kubernetes Service, say). */
+void cli_listen_address(const char *host, uint16_t port, char *out, size_t len);
+
 /* Prints "error: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -6,11 +6,18 @@
  * their gRPC health check, prints the environment a client needs, then waits for SIGINT or
  * SIGTERM and stops everything it started.
  *
+ * With --with-block-exporter, each validator also gets --num-block-exporters linera-exporter
+ * replicas (listed in its server.json, so its shards push NewBlock notifications to them;
+ * TOML DIR/exporter_<v>_<i>.toml, committee_destination = true), started once the shards
+ * and proxies answer.
+ *
  * Proxies of one validator share its public port (the kernel balances connections between
  * them with SO_REUSEPORT, like a Kubernetes Service in front of replicas), so a client keeps
  * working when one of them dies. Every process's command line and pid is written to
  * DIR/processes.txt, and its output to DIR/logs/. */
 #include "cmd/linera_cli.h"
+
+#include "base/file.h"
 
 #include "config/server_config.h"
 #include "rpc/rpc.h"
@@ -32,6 +39,8 @@
 
 typedef struct {
     uint64_t validators, shards, proxies, other_chains;
+    bool with_exporter;
+    uint64_t exporters;  /* replicas per validator, with --with-block-exporter */
     const char *storage; /* "rocksdb" or "memory" */
     const char *path;
     const char *initial_amount;
@@ -50,17 +59,22 @@ typedef struct {
     process procs[MAX_PROCESSES];
     size_t n_procs;
     FILE *registry;
+    uint16_t exporter_metrics[32][8]; /* [validator][replica] */
 } network;
 
 static void net_usage(FILE *out) {
     fprintf(out,
             "usage: %s net up [--validators 4] [--shards 2] [--proxies 1]\n"
             "                    [--storage rocksdb|memory] [--path DIR]\n"
-            "                    [--other-initial-chains 2] [--initial-amount 1000]\n\n"
+            "                    [--other-initial-chains 2] [--initial-amount 1000]\n"
+            "                    [--with-block-exporter [--num-block-exporters 1]]\n\n"
             "Starts a local network of validators (each: shards + proxies) on loopback\n"
             "ports, prints the LINERA_WALLET, LINERA_KEYSTORE and LINERA_STORAGE exports to\n"
             "use it, and stays up until Ctrl-C (SIGINT) or SIGTERM, then stops every process.\n"
-            "Logs are in DIR/logs, process command lines in DIR/processes.txt.\n",
+            "Logs are in DIR/logs, process command lines in DIR/processes.txt.\n"
+            "--with-block-exporter also starts --num-block-exporters linera-exporter\n"
+            "replicas per validator, which push its blocks to the validators that lack\n"
+            "them (RocksDB storage only).\n",
             LINERA);
 }
 
@@ -69,11 +83,16 @@ static int parse_net(int argc, char **argv, net_options *o) {
                        .shards = 2,
                        .proxies = 1,
                        .other_chains = 2,
+                       .exporters = 1,
                        .storage = "rocksdb",
                        .initial_amount = "1000"};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--with-block-exporter")) {
+            o->with_exporter = true;
+            continue;
+        }
         if (!v) {
             cli_error("option '%s' needs a value", a);
             return CLI_EXIT_USAGE;
@@ -84,6 +103,8 @@ static int parse_net(int argc, char **argv, net_options *o) {
             o->shards = cli_parse_u64(a, v);
         else if (!strcmp(a, "--proxies"))
             o->proxies = cli_parse_u64(a, v);
+        else if (!strcmp(a, "--num-block-exporters"))
+            o->exporters = cli_parse_u64(a, v);
         else if (!strcmp(a, "--other-initial-chains"))
             o->other_chains = cli_parse_u64(a, v);
         else if (!strcmp(a, "--storage"))
@@ -105,6 +126,15 @@ static int parse_net(int argc, char **argv, net_options *o) {
     }
     if (strcmp(o->storage, "rocksdb") && strcmp(o->storage, "memory")) {
         cli_error("net up: --storage must be rocksdb or memory");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->exporters < 1 || o->exporters > 8) {
+        cli_error("net up: 1..8 block exporters per validator are supported");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->with_exporter && !strcmp(o->storage, "memory")) {
+        cli_error("net up: --with-block-exporter needs rocksdb storage (an exporter reads its "
+                  "validator's database)");
         return CLI_EXIT_USAGE;
     }
     return 0;
@@ -129,6 +159,49 @@ static uint16_t free_port(int *held, size_t *n_held) {
 }
 
 /* ---- configuration ---- */
+
+/* Validator v's block exporters: where its shards push, plus a metrics port each. */
+static void add_exporters(network *net, const net_options *o, uint64_t v, mc_server_config *c,
+                          int *held, size_t *n_held) {
+    if (!o->with_exporter)
+        return;
+    c->internal.n_block_exporters = o->exporters;
+    c->internal.block_exporters = mc_calloc(o->exporters, sizeof *c->internal.block_exporters);
+    for (uint64_t i = 0; i < o->exporters; i++) {
+        snprintf(c->internal.block_exporters[i].host, MC_HOST_MAX, "127.0.0.1");
+        c->internal.block_exporters[i].port = free_port(held, n_held);
+        net->exporter_metrics[v][i] = free_port(held, n_held);
+    }
+}
+
+/* DIR/exporter_<v>_<i>.toml: replica i of validator v exports to the whole committee. */
+static int write_exporter_configs(network *net, const net_options *o, uint64_t v,
+                                  const mc_server_config *c) {
+    for (uint64_t i = 0; i < c->internal.n_block_exporters; i++) {
+        char path[4200], text[1024];
+        snprintf(path, sizeof path, "%s/exporter_%llu_%llu.toml", net->dir, (unsigned long long)v,
+                 (unsigned long long)i);
+        int n = snprintf(text, sizeof text,
+                         "id = %llu\n"
+                         "replicas = %llu\n"
+                         "metrics_port = %u\n"
+                         "\n"
+                         "[service_config]\n"
+                         "host = \"127.0.0.1\"\n"
+                         "port = %u\n"
+                         "\n"
+                         "[destination_config]\n"
+                         "committee_destination = true\n",
+                         (unsigned long long)i, (unsigned long long)o->exporters,
+                         net->exporter_metrics[v][i], c->internal.block_exporters[i].port);
+        mc_error err = {0};
+        if (mc_file_write_atomic("exporter config", path, text, (size_t)n, 0644, &err)) {
+            cli_error("%s", err.message);
+            return CLI_EXIT_ERROR;
+        }
+    }
+    return 0;
+}
 
 static int make_configs(network *net, const net_options *o, mc_server_config *configs) {
     int held[2048];
@@ -157,6 +230,7 @@ static int make_configs(network *net, const net_options *o, mc_server_config *co
             c->internal.proxies[p].private_port = free_port(held, &n_held);
             c->internal.proxies[p].metrics_port = free_port(held, &n_held);
         }
+        add_exporters(net, o, v, c, held, &n_held);
         if (!c->network.port)
             rc = CLI_EXIT_ERROR;
         char path[4200];
@@ -166,6 +240,8 @@ static int make_configs(network *net, const net_options *o, mc_server_config *co
             cli_error("%s", err.message);
             rc = CLI_EXIT_ERROR;
         }
+        if (!rc)
+            rc = write_exporter_configs(net, o, v, c);
     }
     for (size_t i = 0; i < n_held; i++)
         close(held[i]);
@@ -279,6 +355,24 @@ static int start_validator(network *net, uint64_t v, const mc_server_config *c,
         snprintf(name, sizeof name, "validator_%llu_proxy_%zu", (unsigned long long)v, p);
         snprintf(health, sizeof health, "127.0.0.1:%u", c->internal.proxies[p].private_port);
         char *argv[] = {proxy_bin, "--storage", (char *)storage, "--id", id, cfg, NULL};
+        if (spawn(net, name, health, argv))
+            return CLI_EXIT_ERROR;
+    }
+    return 0;
+}
+
+static int start_exporters(network *net, uint64_t v, const mc_server_config *c,
+                           const char *storage) {
+    char bin[4200], cfg[4200], metrics[16], name[96], health[64];
+    snprintf(bin, sizeof bin, "%s/linera-exporter", net->bin_dir);
+    for (size_t i = 0; i < c->internal.n_block_exporters; i++) {
+        snprintf(cfg, sizeof cfg, "%s/exporter_%llu_%zu.toml", net->dir, (unsigned long long)v, i);
+        snprintf(metrics, sizeof metrics, "%u", net->exporter_metrics[v][i]);
+        snprintf(name, sizeof name, "validator_%llu_exporter_%zu", (unsigned long long)v, i);
+        snprintf(health, sizeof health, "127.0.0.1:%u", c->internal.block_exporters[i].port);
+        char *argv[] = {bin,         "run",           "--config-path",  cfg,
+                        "--storage", (char *)storage, "--metrics-port", metrics,
+                        NULL};
         if (spawn(net, name, health, argv))
             return CLI_EXIT_ERROR;
     }
@@ -399,14 +493,21 @@ static int net_up(cli_globals *g, const net_options *o) {
     mc_rpc_init();
     if (!rc)
         rc = wait_healthy(&net);
+    /* Exporters read the shards' databases: they start once the shards run. */
+    for (uint64_t v = 0; v < o->validators && !rc; v++)
+        rc = start_exporters(&net, v, &configs[v], storage[v]);
+    if (!rc && o->with_exporter)
+        rc = wait_healthy(&net);
     if (!rc) {
         printf("export LINERA_WALLET=\"%s/wallet.json\"\n", net.dir);
         printf("export LINERA_KEYSTORE=\"%s/keystore.json\"\n", net.dir);
         printf("export LINERA_STORAGE=\"rocksdb:%s/client\"\n", net.dir);
         for (uint64_t v = 0; v < o->validators; v++)
-            fprintf(stderr, "validator %llu: grpc:127.0.0.1:%u (%llu shards, %llu proxies)\n",
+            fprintf(stderr,
+                    "validator %llu: grpc:127.0.0.1:%u (%llu shards, %llu proxies, %zu "
+                    "exporters)\n",
                     (unsigned long long)v, configs[v].network.port, (unsigned long long)o->shards,
-                    (unsigned long long)o->proxies);
+                    (unsigned long long)o->proxies, configs[v].internal.n_block_exporters);
         fprintf(stderr, "network ready in %s; press Ctrl-C to stop\n", net.dir);
         fflush(stdout);
         int sig = cli_wait_for_signal();

@@ -8,7 +8,6 @@
 #include "service/proxy.h"
 #include "storage/storage_uri.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,14 +154,6 @@ static void parse(int argc, char **argv, proxy_options *o) {
     }
 }
 
-/* Same rule as the shards: an IP address is bound as given (a local network stays on
- * loopback), a host name means every interface. */
-static void listen_address(const char *host, uint16_t port, char *out, size_t len) {
-    struct in_addr a;
-    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
-             (unsigned)port);
-}
-
 typedef struct {
     mc_proxy *proxy;
     uint32_t n_shards;
@@ -182,7 +173,7 @@ static bool proxy_health(void *ctx, char *reason, size_t cap) {
 static mc_metrics_http *start_metrics(mc_metrics_registry *reg, const mc_proxy_entry *me,
                                       health_ctx *h) {
     char listen[MC_HOST_PORT_MAX];
-    listen_address(me->host, me->metrics_port, listen, sizeof listen);
+    cli_listen_address(me->host, me->metrics_port, listen, sizeof listen);
     mc_error err = {0};
     mc_metrics_http *http = mc_metrics_http_start(reg, listen, proxy_health, h, &err);
     if (!http)
@@ -196,8 +187,8 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
     const mc_internal_network *net = &sc->internal;
     const mc_proxy_entry *me = &net->proxies[o->id];
     char public_addr[MC_HOST_PORT_MAX], private_addr[MC_HOST_PORT_MAX];
-    listen_address(me->host, me->public_port, public_addr, sizeof public_addr);
-    listen_address(me->host, me->private_port, private_addr, sizeof private_addr);
+    cli_listen_address(me->host, me->public_port, public_addr, sizeof public_addr);
+    cli_listen_address(me->host, me->private_port, private_addr, sizeof private_addr);
     char **shards = mc_calloc(net->n_shards, sizeof *shards);
     for (size_t i = 0; i < net->n_shards; i++) {
         shards[i] = mc_calloc(1, MC_HOST_PORT_MAX);

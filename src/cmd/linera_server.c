@@ -10,7 +10,6 @@
 #include "service/shard_server.h"
 #include "storage/storage_uri.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -170,14 +169,6 @@ static mc_status load_genesis_for(const mc_storage_uri *u, mc_genesis *g, mc_err
     return st;
 }
 
-/* Listen on the configured host when it is an IP address (so a local network stays on
- * loopback); on every interface when it is a name (a Kubernetes Service, say). */
-static void listen_address(const char *host, uint16_t port, char *out, size_t len) {
-    struct in_addr a;
-    snprintf(out, len, "%s:%u", inet_pton(AF_INET, host, &a) == 1 ? host : "0.0.0.0",
-             (unsigned)port);
-}
-
 typedef struct {
     mc_server_config config;
     mc_genesis genesis;
@@ -187,6 +178,7 @@ typedef struct {
     char listen[MAX_LOCAL_SHARDS][MC_HOST_PORT_MAX];
     char **shard_addrs;
     char **proxy_addrs;
+    char **exporter_addrs;
     mc_metrics_registry *metrics;
     mc_metrics_http *http;
     atomic_bool ready;               /* storage open and shards serving: /health says 200 */
@@ -207,17 +199,21 @@ static mc_status open_stores(run_state *rs, const run_options *o, const mc_stora
         if (st)
             return st;
         const mc_shard_entry *sc = &rs->config.internal.shards[shard];
-        listen_address(sc->host, sc->port, rs->listen[k], sizeof rs->listen[k]);
+        cli_listen_address(sc->host, sc->port, rs->listen[k], sizeof rs->listen[k]);
     }
     return MC_OK;
 }
 
-static char **host_ports(size_t n, const mc_server_config *c, bool proxies) {
+typedef enum { ADDR_SHARDS, ADDR_PROXIES, ADDR_EXPORTERS } addr_kind;
+
+static char **host_ports(size_t n, const mc_server_config *c, addr_kind kind) {
     char **out = mc_calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; i < n; i++) {
         out[i] = mc_calloc(1, MC_HOST_PORT_MAX);
-        if (proxies)
+        if (kind == ADDR_PROXIES)
             mc_server_config_proxy_address(c, i, true, out[i]);
+        else if (kind == ADDR_EXPORTERS)
+            mc_server_config_exporter_address(c, i, out[i]);
         else
             mc_server_config_shard_address(c, i, out[i]);
     }
@@ -232,8 +228,9 @@ static void free_strings(char **s, size_t n) {
 
 static int serve(run_state *rs, const run_options *o) {
     const mc_internal_network *net = &rs->config.internal;
-    rs->shard_addrs = host_ports(net->n_shards, &rs->config, false);
-    rs->proxy_addrs = host_ports(net->n_proxies, &rs->config, true);
+    rs->shard_addrs = host_ports(net->n_shards, &rs->config, ADDR_SHARDS);
+    rs->proxy_addrs = host_ports(net->n_proxies, &rs->config, ADDR_PROXIES);
+    rs->exporter_addrs = host_ports(net->n_block_exporters, &rs->config, ADDR_EXPORTERS);
     mc_shard_server_config cfg = {
         .key = &rs->config.key,
         .committee = &rs->genesis.committee,
@@ -244,6 +241,8 @@ static int serve(run_state *rs, const run_options *o) {
         .shard_addresses = (const char *const *)rs->shard_addrs,
         .proxy_addresses = (const char *const *)rs->proxy_addrs,
         .n_proxies = net->n_proxies,
+        .exporter_addresses = (const char *const *)rs->exporter_addrs,
+        .n_exporters = net->n_block_exporters,
         .cross_chain = o->cross_chain,
         .timestamp_grace_us = o->block_time_grace_ms * 1000,
         .metrics = rs->metrics,
@@ -300,7 +299,7 @@ static bool server_health(void *ctx, char *reason, size_t cap) {
 static int start_metrics(run_state *rs) {
     const mc_shard_entry *sc = &rs->config.internal.shards[rs->local[0]];
     char listen[MC_HOST_PORT_MAX];
-    listen_address(sc->host, sc->metrics_port, listen, sizeof listen);
+    cli_listen_address(sc->host, sc->metrics_port, listen, sizeof listen);
     mc_error err = {0};
     rs->http = mc_metrics_http_start(rs->metrics, listen, server_health, rs, &err);
     if (!rs->http) {
@@ -392,6 +391,7 @@ out:
     mc_metrics_registry_free(rs.metrics);
     free_strings(rs.shard_addrs, rs.config.internal.n_shards);
     free_strings(rs.proxy_addrs, rs.config.internal.n_proxies);
+    free_strings(rs.exporter_addrs, rs.config.internal.n_block_exporters);
     mc_genesis_free(&rs.genesis);
     mc_server_config_free(&rs.config);
     return rc;

@@ -8,6 +8,8 @@
  * every other module's JSON objects, so that residue is accepted. */
 #include "config/server_config.h"
 
+#include "config/config_internal.h"
+
 #include "base/file.h"
 #include "base/hex.h"
 #include "config/toml.h"
@@ -25,24 +27,6 @@
 /* ------------------------------------------------------------------------------------------
  * Hosts, ports and addresses
  * ---------------------------------------------------------------------------------------- */
-
-static bool is_host_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '-' || c == '_';
-}
-
-/* Why h is not a usable host name, or NULL. */
-static const char *host_problem(const char *h) {
-    size_t n = strlen(h);
-    if (n == 0)
-        return "must not be empty";
-    if (n > MC_HOST_MAX)
-        return "longer than 240 characters";
-    for (size_t i = 0; i < n; i++)
-        if (!is_host_char(h[i]))
-            return "may only contain letters, digits, '.', '-' and '_'";
-    return NULL;
-}
 
 void mc_server_config_format_address(const mc_validator_network *n,
                                      char out[MC_NETWORK_ADDRESS_MAX]) {
@@ -85,7 +69,7 @@ mc_status mc_server_config_parse_address(const char *s, mc_validator_network *ou
     if (hlen > MC_HOST_MAX)
         return bad_address(s, "the host is longer than 240 characters", err);
     memcpy(n.host, c1 + 1, hlen);
-    const char *why = host_problem(n.host);
+    const char *why = cfg_host_problem(n.host);
     if (why)
         return mc_error_set(err, MC_ERR_INVALID, "invalid network address '%.100s': the host %s", s,
                             why);
@@ -154,35 +138,6 @@ static bool internal_equal(const mc_internal_network *a, const mc_internal_netwo
  * Validator options (TOML)
  * ---------------------------------------------------------------------------------------- */
 
-static mc_status toml_host(const mc_toml_node *t, const char *key, char out[MC_HOST_MAX + 1],
-                           mc_error *err) {
-    const char *s = NULL;
-    mc_status st = mc_toml_get_string(t, key, &s, err);
-    const char *why = st ? NULL : host_problem(s);
-    if (why) {
-        const mc_toml_node *v = mc_toml_get(t, key);
-        return mc_error_set(err, MC_ERR_INVALID, "%s (line %d): %s", mc_toml_path(v),
-                            mc_toml_line(v), why);
-    }
-    if (!st)
-        strcpy(out, s);
-    return st;
-}
-
-/* A port 1..65535; an absent optional one takes `fallback` (0 = required). */
-static mc_status toml_port(const mc_toml_node *t, const char *key, uint16_t fallback, uint16_t *out,
-                           mc_error *err) {
-    if (fallback && !mc_toml_get(t, key)) {
-        *out = fallback;
-        return MC_OK;
-    }
-    int64_t v = 0;
-    mc_status st = mc_toml_get_int_range(t, key, 1, MAX_PORT, &v, err);
-    if (!st)
-        *out = (uint16_t)v;
-    return st;
-}
-
 /* external_protocol / internal_protocol: a table {Grpc = "ClearText" | "Tls"}. */
 static mc_status toml_protocol(const mc_toml_node *root, const char *key, bool internal,
                                char out[16], mc_error *err) {
@@ -217,13 +172,13 @@ static mc_status toml_proxy(const mc_toml_node *t, void *elem, mc_error *err) {
     mc_proxy_entry *x = elem;
     mc_status st = mc_toml_check_keys(t, keys, err);
     if (!st)
-        st = toml_host(t, "host", x->host, err);
+        st = cfg_toml_host(t, "host", x->host, err);
     if (!st)
-        st = toml_port(t, "public_port", 0, &x->public_port, err);
+        st = cfg_toml_port(t, "public_port", 0, &x->public_port, err);
     if (!st)
-        st = toml_port(t, "private_port", 0, &x->private_port, err);
+        st = cfg_toml_port(t, "private_port", 0, &x->private_port, err);
     if (!st)
-        st = toml_port(t, "metrics_port", MC_DEFAULT_METRICS_PORT, &x->metrics_port, err);
+        st = cfg_toml_port(t, "metrics_port", MC_DEFAULT_METRICS_PORT, &x->metrics_port, err);
     return st;
 }
 
@@ -232,11 +187,11 @@ static mc_status toml_shard(const mc_toml_node *t, void *elem, mc_error *err) {
     mc_shard_entry *x = elem;
     mc_status st = mc_toml_check_keys(t, keys, err);
     if (!st)
-        st = toml_host(t, "host", x->host, err);
+        st = cfg_toml_host(t, "host", x->host, err);
     if (!st)
-        st = toml_port(t, "port", 0, &x->port, err);
+        st = cfg_toml_port(t, "port", 0, &x->port, err);
     if (!st)
-        st = toml_port(t, "metrics_port", MC_DEFAULT_METRICS_PORT, &x->metrics_port, err);
+        st = cfg_toml_port(t, "metrics_port", MC_DEFAULT_METRICS_PORT, &x->metrics_port, err);
     return st;
 }
 
@@ -245,37 +200,9 @@ static mc_status toml_exporter(const mc_toml_node *t, void *elem, mc_error *err)
     mc_exporter_entry *x = elem;
     mc_status st = mc_toml_check_keys(t, keys, err);
     if (!st)
-        st = toml_host(t, "host", x->host, err);
+        st = cfg_toml_host(t, "host", x->host, err);
     if (!st)
-        st = toml_port(t, "port", 0, &x->port, err);
-    return st;
-}
-
-typedef mc_status (*toml_elem_fn)(const mc_toml_node *t, void *elem, mc_error *err);
-
-/* An array of tables root[key] into a new array of elem_size elements (*out, *n). */
-static mc_status toml_list(const mc_toml_node *root, const char *key, bool required,
-                           size_t elem_size, toml_elem_fn fn, void **out, size_t *n,
-                           mc_error *err) {
-    const mc_toml_node *a = NULL;
-    if (!required && !mc_toml_get(root, key))
-        return MC_OK;
-    mc_status st = mc_toml_get_array(root, key, &a, err);
-    if (!st && required && mc_toml_size(a) == 0)
-        st = mc_error_set(err, MC_ERR_INVALID, "%s (line %d): at least one entry is required",
-                          mc_toml_path(a), mc_toml_line(a));
-    if (st)
-        return st;
-    *out = mc_calloc(mc_toml_size(a) + 1, elem_size);
-    for (size_t i = 0; i < mc_toml_size(a) && !st; i++) {
-        const mc_toml_node *t = mc_toml_at(a, i);
-        if (mc_toml_type_of(t) != MC_TOML_TABLE)
-            st = mc_error_set(err, MC_ERR_INVALID, "%s (line %d): expected a table, got %s",
-                              mc_toml_path(t), mc_toml_line(t), mc_toml_describe(t));
-        else
-            st = fn(t, (char *)*out + i * elem_size, err);
-        *n = i + 1;
-    }
+        st = cfg_toml_port(t, "port", 0, &x->port, err);
     return st;
 }
 
@@ -300,23 +227,24 @@ static mc_status options_from_toml(const mc_toml_node *root, mc_validator_option
                           mc_toml_line(mc_toml_get(root, "server_config_path")));
     if (!st) {
         o->server_config_path = mc_strdup(path);
-        st = toml_host(root, "host", o->host, err);
+        st = cfg_toml_host(root, "host", o->host, err);
     }
     if (!st)
-        st = toml_port(root, "port", 0, &o->port, err);
+        st = cfg_toml_port(root, "port", 0, &o->port, err);
     if (!st)
         st = toml_protocol(root, "external_protocol", false, o->external_protocol, err);
     if (!st)
         st = toml_protocol(root, "internal_protocol", true, o->internal_protocol, err);
     if (!st)
-        st = toml_list(root, "proxies", true, sizeof *in->proxies, toml_proxy,
-                       (void **)&in->proxies, &in->n_proxies, err);
+        st = cfg_toml_list(root, "proxies", true, sizeof *in->proxies, toml_proxy,
+                           (void **)&in->proxies, &in->n_proxies, err);
     if (!st)
-        st = toml_list(root, "shards", true, sizeof *in->shards, toml_shard, (void **)&in->shards,
-                       &in->n_shards, err);
+        st = cfg_toml_list(root, "shards", true, sizeof *in->shards, toml_shard,
+                           (void **)&in->shards, &in->n_shards, err);
     if (!st)
-        st = toml_list(root, "block_exporters", false, sizeof *in->block_exporters, toml_exporter,
-                       (void **)&in->block_exporters, &in->n_block_exporters, err);
+        st = cfg_toml_list(root, "block_exporters", false, sizeof *in->block_exporters,
+                           toml_exporter, (void **)&in->block_exporters, &in->n_block_exporters,
+                           err);
     return st;
 }
 
@@ -360,7 +288,7 @@ void mc_validator_options_free(mc_validator_options *o) {
 mc_status mc_server_config_generate(const mc_validator_options *o, mc_server_config *out,
                                     mc_error *err) {
     memset(out, 0, sizeof *out);
-    const char *why = host_problem(o->host);
+    const char *why = cfg_host_problem(o->host);
     if (why)
         return mc_error_set(err, MC_ERR_INVALID, "host: %s", why);
     if (o->port == 0 || o->internal.n_proxies == 0 || o->internal.n_shards == 0)
@@ -413,6 +341,14 @@ bool mc_server_config_proxy_address(const mc_server_config *c, size_t i, bool pr
         return false;
     const mc_proxy_entry *x = &c->internal.proxies[i];
     host_port(x->host, private_port ? x->private_port : x->public_port, out);
+    return true;
+}
+
+bool mc_server_config_exporter_address(const mc_server_config *c, size_t i,
+                                       char out[MC_HOST_PORT_MAX]) {
+    if (i >= c->internal.n_block_exporters)
+        return false;
+    host_port(c->internal.block_exporters[i].host, c->internal.block_exporters[i].port, out);
     return true;
 }
 
@@ -479,7 +415,7 @@ static void wipe_server_json(json_t *root) {
 }
 
 static mc_status check_writable(const mc_server_config *c, mc_error *err) {
-    const char *why = host_problem(c->network.host);
+    const char *why = cfg_host_problem(c->network.host);
     if (why)
         return mc_error_set(err, MC_ERR_INVALID, "validator.network.host: %s", why);
     if (c->votes == 0 || c->votes > MC_JSON_U64_MAX)
@@ -509,7 +445,7 @@ mc_status mc_server_config_save(const char *path, const mc_server_config *c, mc_
 static mc_status json_host(mc_json_path *p, const json_t *obj, char out[MC_HOST_MAX + 1]) {
     const char *s = NULL;
     mc_status st = mc_json_get_string(p, obj, "host", &s);
-    const char *why = st ? NULL : host_problem(s);
+    const char *why = st ? NULL : cfg_host_problem(s);
     if (why)
         st = mc_json_fail_at(p, "host", "%s", why);
     if (!st)

@@ -166,6 +166,9 @@ bool mc_server_config_shard_address(const mc_server_config *c, size_t i,
                                     char out[MC_HOST_PORT_MAX]);
 bool mc_server_config_proxy_address(const mc_server_config *c, size_t i, bool private_port,
                                     char out[MC_HOST_PORT_MAX]);
+/* "host:port" of block exporter i's service (where shards push NewBlock notifications). */
+bool mc_server_config_exporter_address(const mc_server_config *c, size_t i,
+                                       char out[MC_HOST_PORT_MAX]);
 
 /* ---- committee.json ----------------------------------------------------------------------- */
 

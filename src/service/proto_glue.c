@@ -244,6 +244,11 @@ mc_status mc_pb_unpack_notification(const uint8_t *data, size_t len, mc_notifica
 }
 
 void mc_pb_pack_notification_batch(const mc_notification *ns, size_t count, mc_buf *out) {
+    mc_pb_pack_notification_batch_ex(ns, count, 0, out);
+}
+
+void mc_pb_pack_notification_batch_ex(const mc_notification *ns, size_t count, uint64_t dropped,
+                                      mc_buf *out) {
     pb_notification *ps = count ? mc_calloc(count, sizeof *ps) : NULL;
     Rpc__V1__Notification **ptrs = count ? mc_calloc(count, sizeof *ptrs) : NULL;
     for (size_t i = 0; i < count; i++) {
@@ -253,6 +258,7 @@ void mc_pb_pack_notification_batch(const mc_notification *ns, size_t count, mc_b
     Rpc__V1__NotificationBatch batch = RPC__V1__NOTIFICATION_BATCH__INIT;
     batch.n_notifications = count;
     batch.notifications = ptrs;
+    batch.dropped = dropped;
     pack_message(&batch.base, out);
     free(ptrs);
     free(ps);
@@ -260,6 +266,13 @@ void mc_pb_pack_notification_batch(const mc_notification *ns, size_t count, mc_b
 
 mc_status mc_pb_unpack_notification_batch(const uint8_t *data, size_t len, mc_notification **ns,
                                           size_t *count, mc_error *err) {
+    uint64_t dropped;
+    return mc_pb_unpack_notification_batch_ex(data, len, ns, count, &dropped, err);
+}
+
+mc_status mc_pb_unpack_notification_batch_ex(const uint8_t *data, size_t len, mc_notification **ns,
+                                             size_t *count, uint64_t *dropped, mc_error *err) {
+    *dropped = 0;
     Rpc__V1__NotificationBatch *b = rpc__v1__notification_batch__unpack(NULL, len, data);
     if (!b)
         return bad_message("notification batch", err);
@@ -274,6 +287,7 @@ mc_status mc_pb_unpack_notification_batch(const uint8_t *data, size_t len, mc_no
     }
     *ns = list;
     *count = st ? 0 : b->n_notifications;
+    *dropped = st ? 0 : b->dropped;
     rpc__v1__notification_batch__free_unpacked(b, NULL);
     return st;
 }

@@ -61,6 +61,11 @@ mc_status mc_pb_unpack_notification(const uint8_t *data, size_t len, mc_notifica
 void mc_pb_pack_notification_batch(const mc_notification *ns, size_t count, mc_buf *out);
 mc_status mc_pb_unpack_notification_batch(const uint8_t *data, size_t len, mc_notification **ns,
                                           size_t *count, mc_error *err);
+/* The same with the batch's `dropped` count (shards to block exporters). */
+void mc_pb_pack_notification_batch_ex(const mc_notification *ns, size_t count, uint64_t dropped,
+                                      mc_buf *out);
+mc_status mc_pb_unpack_notification_batch_ex(const uint8_t *data, size_t len, mc_notification **ns,
+                                             size_t *count, uint64_t *dropped, mc_error *err);
 
 /* SubscriptionRequest{chain_ids}. */
 void mc_pb_pack_subscription(const mc_chain_id *chains, size_t n, mc_buf *out);

@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "service/request_metrics.h"
 
+#include "service/block_notify.h"
 #include "service/proto_glue.h"
 #include "worker/local_validator.h"
 
@@ -194,6 +195,7 @@ struct mc_shard_server {
     mc_notify_options notify_opt;
     proxy_feed *feeds;
     size_t n_feeds;
+    mc_block_notify *exporters;
     method_ctx methods[MC_METHOD_COUNT];
     bool started, shut_down;
     mc_request_metrics metrics;
@@ -350,6 +352,7 @@ static void on_notification(void *ctx, const mc_notification *n) {
     mc_shard_server *s = ctx;
     for (size_t i = 0; i < s->n_feeds; i++)
         feed_push(&s->feeds[i], n);
+    mc_block_notify_push(s->exporters, n);
 }
 
 /* ---- request handling ------------------------------------------------------------------ */
@@ -640,6 +643,11 @@ static void create_feeds(mc_shard_server *s, const mc_shard_server_config *c) {
     s->feeds = mc_calloc(s->n_feeds ? s->n_feeds : 1, sizeof *s->feeds);
     for (size_t i = 0; i < s->n_feeds; i++)
         feed_init(&s->feeds[i], c->proxy_addresses[i], &s->notify_opt, c->rpc.max_message_size);
+    mc_block_notify_config bc = {.addresses = c->exporter_addresses,
+                                 .n_addresses = c->exporter_addresses ? c->n_exporters : 0,
+                                 .max_message_size = c->rpc.max_message_size,
+                                 .metrics = c->metrics};
+    s->exporters = mc_block_notify_new(&bc);
 }
 
 mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error *err) {
@@ -701,6 +709,8 @@ mc_status mc_shard_server_start(mc_shard_server *s, mc_error *err) {
         return mc_error_set(err, MC_ERR_IO, "cannot start cross-chain delivery threads");
     for (size_t i = 0; i < s->n_feeds; i++)
         feed_start(&s->feeds[i]);
+    if (!mc_block_notify_start(s->exporters))
+        return mc_error_set(err, MC_ERR_IO, "cannot start the block exporters' feeds");
     for (size_t i = 0; i < s->n_local; i++)
         if (!mc_rpc_server_start(s->locals[i].rpc))
             return mc_error_set(err, MC_ERR_IO, "shard %u: cannot start the gRPC server",
@@ -760,6 +770,7 @@ void mc_shard_server_shutdown(mc_shard_server *s, int grace_ms) {
     mc_xchain_queue_stop(s->queue);
     for (size_t i = 0; i < s->n_feeds; i++)
         feed_stop(&s->feeds[i]);
+    mc_block_notify_stop(s->exporters);
 }
 
 void mc_shard_server_free(mc_shard_server *s) {
@@ -775,6 +786,7 @@ void mc_shard_server_free(mc_shard_server *s) {
     for (size_t i = 0; i < s->n_feeds; i++)
         feed_destroy(&s->feeds[i]);
     free(s->feeds);
+    mc_block_notify_free(s->exporters);
     free(s->locals);
     free(s->local_of_shard);
     mc_keypair_wipe(&s->key);

@@ -75,6 +75,10 @@ typedef struct {
     /* "host:port" of every proxy's private (NotifierService) endpoint. */
     const char *const *proxy_addresses;
     size_t n_proxies;
+    /* "host:port" of every block exporter's service (NewBlock notifications, reliable:
+     * service/block_notify.h). */
+    const char *const *exporter_addresses;
+    size_t n_exporters;
 
     mc_xchain_options cross_chain;
     mc_notify_options notify;

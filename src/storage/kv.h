@@ -149,6 +149,19 @@ typedef struct {
 mc_status mc_kv_rocksdb_open(const char *path, const mc_kv_rocksdb_options *opts, mc_kv_store **out,
                              mc_error *err);
 
+/* Opens the RocksDB database in `path` read-only, as a secondary instance: any number of
+ * them may follow a database another process (its primary) has open for writing, without
+ * taking its lock. `secondary_path` is a directory of the instance's own (created if
+ * missing) where RocksDB keeps its info log. The instance sees the primary's data as of
+ * the open, and then as of the last mc_kv_rocksdb_catch_up. Writes fail with MC_ERR_IO.
+ * A missing database fails with MC_ERR_IO. */
+mc_status mc_kv_rocksdb_open_secondary(const char *path, const char *secondary_path,
+                                       mc_kv_store **out, mc_error *err);
+/* Makes a secondary instance see everything its primary wrote (and synced to its log)
+ * before the call. Safe while other threads read the store. MC_ERR_INVALID for a store
+ * that is not a RocksDB secondary (wrappers such as the cache are not looked through). */
+mc_status mc_kv_rocksdb_catch_up(mc_kv_store *s, mc_error *err);
+
 /* Limits of the LRU cache placed in front of a store (the --storage-max-* flags). */
 typedef struct {
     size_t max_cache_size;    /* total bytes of keys+values kept */

@@ -60,6 +60,7 @@ typedef struct {
     rocksdb_cache_t *block_cache;
     rocksdb_writeoptions_t *write_options;
     rocksdb_readoptions_t *read_options; /* plain reads; shared, never modified after open */
+    bool secondary;                      /* read-only follower (mc_kv_rocksdb_open_secondary) */
 } rocks_kv;
 
 /* Fills err with a RocksDB message and frees the message. */
@@ -201,10 +202,12 @@ static mc_status rocks_list_root_keys(void *self, mc_kv_entries *out, mc_error *
     if (rocks_enter(r, err))
         return MC_ERR_IO;
     /* One snapshot for markers and probes, so a concurrent write cannot make us report a
-     * root from one state and skip it from another. */
-    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(r->db);
+     * root from one state and skip it from another. A secondary has no snapshots (nor
+     * writes: its view only moves when it catches up). */
+    const rocksdb_snapshot_t *snap = r->secondary ? NULL : rocksdb_create_snapshot(r->db);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(ro, snap);
+    if (snap)
+        rocksdb_readoptions_set_snapshot(ro, snap);
     rocksdb_iterator_t *it = rocksdb_create_iterator(r->db, ro);
     rocksdb_iterator_t *probe = rocksdb_create_iterator(r->db, ro);
     mc_buf scratch = {0};
@@ -227,7 +230,8 @@ static mc_status rocks_list_root_keys(void *self, mc_kv_entries *out, mc_error *
     rocksdb_iter_destroy(probe);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    rocksdb_release_snapshot(r->db, snap);
+    if (snap)
+        rocksdb_release_snapshot(r->db, snap);
     rocks_leave(r);
     return msg ? rocks_fail(err, "list roots", msg) : MC_OK;
 }
@@ -303,6 +307,8 @@ static mc_status rocks_recover(rocks_kv *r, mc_error *err) {
 static mc_status rocks_write_batch(void *self, const uint8_t *root, size_t root_len,
                                    const mc_kv_batch *batch, mc_error *err) {
     rocks_kv *r = self;
+    if (r->secondary)
+        return mc_error_set(err, MC_ERR_IO, "rocksdb write: a secondary instance is read-only");
     mc_status st = rocks_check_space(r, r->path, err);
     if (!st && atomic_load(&r->failed))
         st = rocks_recover(r, err);
@@ -453,4 +459,43 @@ mc_status mc_kv_rocksdb_open(const char *path, const mc_kv_rocksdb_options *opts
     *s = (mc_kv_store){.vt = &rocks_vtable, .self = r};
     *out = s;
     return MC_OK;
+}
+
+/* ---- secondary instances ---- */
+
+mc_status mc_kv_rocksdb_open_secondary(const char *path, const char *secondary_path,
+                                       mc_kv_store **out, mc_error *err) {
+    static const mc_kv_rocksdb_options read_only = {.durable = false, .create_if_missing = false};
+    *out = NULL;
+    rocks_kv *r = mc_calloc(1, sizeof *r);
+    r->path = mc_strdup(path);
+    pthread_rwlock_init(&r->lock, NULL);
+    atomic_init(&r->failed, false);
+    rocks_configure(r, &read_only);
+    /* A secondary must keep every table file open: the primary may delete a file
+     * (compaction) that the secondary's view still refers to. */
+    rocksdb_options_set_max_open_files(r->options, -1);
+    r->secondary = true;
+    char *msg = NULL;
+    r->db = rocksdb_open_as_secondary(r->options, path, secondary_path, &msg);
+    if (msg || !r->db) {
+        mc_error_set(err, MC_ERR_IO, "rocksdb open secondary %s: %s", path,
+                     msg ? msg : "unknown error");
+        rocksdb_free(msg);
+        rocks_free(r);
+        return MC_ERR_IO;
+    }
+    mc_kv_store *s = mc_malloc(sizeof *s);
+    *s = (mc_kv_store){.vt = &rocks_vtable, .self = r};
+    *out = s;
+    return MC_OK;
+}
+
+mc_status mc_kv_rocksdb_catch_up(mc_kv_store *s, mc_error *err) {
+    if (!s || s->vt != &rocks_vtable || !((rocks_kv *)s->self)->secondary)
+        return mc_error_set(err, MC_ERR_INVALID, "not a RocksDB secondary instance");
+    rocks_kv *r = s->self;
+    char *msg = NULL;
+    rocksdb_try_catch_up_with_primary(r->db, &msg);
+    return msg ? rocks_fail(err, "catch up", msg) : MC_OK;
 }

@@ -256,6 +256,26 @@ shard_addrs() {
 }
 n_validators() { ls "$NET_DIR"/server_*.json | wc -l; }
 
+# net_stop_checked: SIGTERM to `linera net up` (which stops what it started) and to the
+# processes the test restarted; checks that net up exits 0, that nothing of the network is
+# left and that no log holds a sanitizer report.
+net_stop_checked() {
+    local rc pid reports
+    kill -TERM "$NET_PID"
+    wait "$NET_PID"
+    rc=$?
+    NET_PID=
+    assert_eq "linera net up exits 0 on SIGTERM" 0 "$rc"
+    for pid in "${RESTARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${RESTARTED_PIDS[@]}"; do
+        wait_gone "$pid" 15 || fail "restarted process $pid exits on SIGTERM" "gone within 15 s" \
+            "running"
+    done
+    assert_eq "no process of the network is left" "" "$(pids_of_net_dir)"
+    reports=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$NET_DIR"/logs/*.log)
+    assert_eq "no sanitizer report in the logs" "" "$reports"
+}
+
 # ---- cleanup ----
 
 # Processes whose command line mentions NET_DIR (by pid, never by name), but not us.

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 char *tu_make_temp_dir(void) {
@@ -97,4 +98,19 @@ void tu_unfill_disk(const char *dir) {
     char path[1024];
     snprintf(path, sizeof path, "%s/filler", dir);
     unlink(path);
+}
+
+bool tu_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (cond(ctx))
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long elapsed =
+            (now.tv_sec - start.tv_sec) * 1000L + (now.tv_nsec - start.tv_nsec) / 1000000L;
+        if (elapsed > timeout_ms)
+            return false;
+        usleep(5000);
+    }
 }

@@ -2,6 +2,7 @@
 #ifndef MC_TESTUTIL_H
 #define MC_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,5 +25,9 @@ void tu_unfill_disk(const char *dir);
 uint64_t tu_free_bytes(const char *dir);
 /* Deterministic pseudo-random generator (xorshift64*) for reproducible property tests. */
 uint64_t tu_rand(uint64_t *state);
+
+/* Calls cond(ctx) every few milliseconds until it returns true (-> true) or timeout_ms
+ * pass (-> false): tests wait on conditions with a deadline, never on a fixed sleep. */
+bool tu_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
 
 #endif
