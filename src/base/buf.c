@@ -1,5 +1,6 @@
 #include "base/buf.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,20 @@ void *mc_realloc(void *p, size_t n) {
     if (!q)
         mc_die_nomem();
     return q;
+}
+
+void *mc_array_grow(void *array, size_t n, size_t elem_size) {
+    size_t have = array ? malloc_usable_size(array) : 0;
+    if (elem_size == 0 || (n + 1) <= have / elem_size)
+        return array;
+    size_t cap = n < 4 ? 4 : n * 2;
+    if (cap < n || cap > SIZE_MAX / elem_size)
+        mc_die_nomem();
+    return mc_realloc(array, cap * elem_size);
+}
+
+void mc_release_free_memory(void) {
+    malloc_trim(0);
 }
 
 char *mc_strdup(const char *s) {

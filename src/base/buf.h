@@ -37,4 +37,17 @@ void *mc_calloc(size_t count, size_t size);
 void *mc_realloc(void *p, size_t n);
 char *mc_strdup(const char *s);
 
+/* Room for one more element: returns `array` (n elements of elem_size bytes, allocated with
+ * malloc/realloc anywhere, or NULL) reallocated, if needed, to at least n + 1 elements.
+ * Grows geometrically (doubling), so appending n elements one by one costs O(n) copies, not
+ * O(n^2). The capacity is read from the allocator (malloc_usable_size), so arrays that an
+ * exact-size decoder or clone allocated need no capacity field of their own. Usage:
+ *     list = mc_array_grow(list, n, sizeof *list); list[n++] = item; */
+void *mc_array_grow(void *array, size_t n, size_t elem_size);
+
+/* Gives freed heap memory back to the system (glibc's malloc_trim): long-running programs
+ * call it every MC_MEMORY_TRIM_INTERVAL_MS, so that memory a burst of connections used does
+ * not stay resident once they are gone. */
+void mc_release_free_memory(void);
+
 #endif

@@ -24,10 +24,21 @@
  * for a full block of 10,000 transactions with its outcome). */
 #define MC_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
 
-/* ---- certificate downloads (worker) ---- */
+/* ---- answers and updates (worker): every one well under MC_MAX_MESSAGE_BYTES ---- */
 
 /* Certificates in one download answer. */
 #define MC_MAX_DOWNLOAD_CERTIFICATES 100
+/* Bytes of certificates in one download answer: the answer stops after the certificate
+ * that reaches this (so it always holds at least one, and one certificate fits in a message
+ * since it arrived as one). Half the message limit leaves room for that last one. */
+#define MC_MAX_DOWNLOAD_BYTES (8u * 1024u * 1024u)
+/* Bytes of inbox bundles in one chain-info answer (a page; the client asks for the next).
+ * What a client puts in one block is the smaller MC_MAX_BLOCK_INCOMING_BYTES. */
+#define MC_MAX_PENDING_BUNDLES_BYTES (4u * 1024u * 1024u)
+/* Bytes of bundles in one cross-chain update. A longer outbox goes in several updates, the
+ * next one sent when the recipient confirms the previous; a single block's bundles are
+ * always sent whole (they are smaller than its certificate, which fit in a message). */
+#define MC_MAX_CROSS_CHAIN_UPDATE_BYTES (4u * 1024u * 1024u)
 
 /* ---- clients: liveness (docs/PROTOCOL.md section 6) ---- */
 
@@ -43,10 +54,47 @@
  * current round time out; a longer round makes the command fail and say so instead. */
 #define MC_MAX_ROUND_WAIT_US (120u * 1000000u)
 
-/* ---- subscriptions (rpc) ---- */
+/* ---- subscriptions (rpc, service) ---- */
 
-/* Concurrent server-streaming calls (Subscribe) per server, by default. */
+/* Concurrent server-streaming calls (Subscribe) per server, by default (linera-proxy
+ * --max-subscriptions). Each holds a thread and a queue. */
 #define MC_MAX_STREAMS_DEFAULT 256
+/* Concurrent Subscribe streams from one peer IP address, by default (linera-proxy
+ * --max-subscriptions-per-peer), so that one client cannot take every stream. */
+#define MC_MAX_STREAMS_PER_PEER_DEFAULT 32
+/* Notifications queued for one subscriber, at most (a queue grows to this, geometrically,
+ * from a few). A subscriber that falls this far behind is dropped: its stream ends with
+ * RESOURCE_EXHAUSTED and it subscribes again. */
+#define MC_SUBSCRIBER_QUEUE_DEFAULT 1000
+/* Milliseconds a streamed message may wait for a client that does not read (HTTP/2 flow
+ * control) before the stream is dropped, so a slow client holds nothing for long. */
+#define MC_STREAM_SEND_TIMEOUT_MS 10000
+
+/* ---- connections (rpc): every server ---- */
+
+/* Milliseconds a connection may stay without any call before the server closes it
+ * (GOAWAY; clients reconnect on their next call): idle connections cost memory (about
+ * 19 KiB each in gRPC 1.51, docs/PERFORMANCE.md). linera-proxy --max-connection-idle-ms. */
+#define MC_MAX_CONNECTION_IDLE_MS_DEFAULT 60000
+/* Milliseconds a new connection gets to complete its HTTP/2 handshake. */
+#define MC_RPC_HANDSHAKE_TIMEOUT_MS 10000
+/* Concurrent calls on one connection (HTTP/2 MAX_CONCURRENT_STREAMS): with the message
+ * limit, this bounds what one connection can make the server hold. */
+#define MC_MAX_STREAMS_PER_CONNECTION 128
+/* Bytes of request headers (metadata) per call. */
+#define MC_MAX_METADATA_BYTES (16u * 1024u)
+/* Milliseconds between two returns of freed heap memory to the system (malloc_trim) in
+ * the long-running programs: after a burst of connections, memory is given back. */
+#define MC_MEMORY_TRIM_INTERVAL_MS 10000
+
+/* ---- storage (RocksDB) ---- */
+
+/* Bytes of free disk space below which writes are refused (MC_ERR_IO, "disk full") so that
+ * RocksDB's own flushes (a memtable, 64 MiB by default) still fit and a full disk never
+ * breaks a write half-way. */
+#define MC_STORAGE_MIN_FREE_BYTES (64ll * 1024 * 1024)
+/* Milliseconds between two attempts to reopen a RocksDB database that failed a write. */
+#define MC_STORAGE_REOPEN_INTERVAL_MS 250
 
 /* ---- block exporters (service/block_notify, exporter) ---- */
 

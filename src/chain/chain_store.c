@@ -19,6 +19,7 @@ enum {
     KEY_INBOX_CURSOR = 0x06,
     KEY_OUTBOX = 0x07,
     KEY_BLOCK = 0x08,
+    KEY_OUTBOX_LAST = 0x09,
 };
 
 #define ROOT_LEN (1 + MC_HASH_LEN)
@@ -245,13 +246,31 @@ mc_status mc_chain_commit(mc_kv_store *kv, const mc_chain_id *id, const mc_kv_ba
 
 /* ---- inbox ---- */
 
+/* An inbox entry as a pending bundle (action Accept). The key is origin ++ height ++ tx,
+ * or height ++ tx when the scan was of one `origin`'s prefix. */
+static mc_status inbox_entry_decode(const mc_kv_entry *it, const mc_chain_id *origin,
+                                    mc_incoming_bundle *out, mc_error *err) {
+    memset(out, 0, sizeof *out);
+    if (it->key_len != MC_HASH_LEN + 12 - (origin ? MC_HASH_LEN : 0))
+        return mc_error_set(err, MC_ERR_IO, "corrupted inbox key");
+    if (origin)
+        out->origin = *origin;
+    else
+        memcpy(out->origin.b, it->key, MC_HASH_LEN);
+    out->action = MC_BUNDLE_ACCEPT;
+    mc_bcs_reader r;
+    mc_bcs_reader_init(&r, it->value, it->value_len);
+    if (!mc_message_bundle_decode(&r, &out->bundle) || !mc_bcs_reader_finish(&r))
+        return mc_error_set(err, MC_ERR_IO, "corrupted inbox bundle");
+    return MC_OK;
+}
+
 /* Pending bundles under a prefix (all origins, or one origin), in key order. */
 static mc_status inbox_scan(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
                             mc_incoming_bundle **out, size_t *n_out, mc_error *err) {
     uint8_t root[ROOT_LEN], prefix[MAX_KEY];
     make_root(root, ROOT_CHAIN, chain);
     size_t plen = make_key(prefix, KEY_INBOX, origin, 0, 0, 0);
-    size_t skip = origin ? MC_HASH_LEN : 0; /* stripped from the returned keys */
     mc_kv_entries e = {0};
     *out = NULL;
     *n_out = 0;
@@ -260,21 +279,8 @@ static mc_status inbox_scan(mc_kv_store *kv, const mc_chain_id *chain, const mc_
         return st;
     size_t count = e.len;
     mc_incoming_bundle *list = count ? mc_calloc(count, sizeof *list) : NULL;
-    for (size_t i = 0; i < count && !st; i++) {
-        if (e.items[i].key_len != MC_HASH_LEN + 12 - skip) {
-            st = mc_error_set(err, MC_ERR_IO, "corrupted inbox key");
-            break;
-        }
-        if (origin)
-            list[i].origin = *origin;
-        else
-            memcpy(list[i].origin.b, e.items[i].key, MC_HASH_LEN);
-        list[i].action = MC_BUNDLE_ACCEPT;
-        mc_bcs_reader r;
-        mc_bcs_reader_init(&r, e.items[i].value, e.items[i].value_len);
-        if (!mc_message_bundle_decode(&r, &list[i].bundle) || !mc_bcs_reader_finish(&r))
-            st = mc_error_set(err, MC_ERR_IO, "corrupted inbox bundle");
-    }
+    for (size_t i = 0; i < count && !st; i++)
+        st = inbox_entry_decode(&e.items[i], origin, &list[i], err);
     mc_kv_entries_free(&e);
     if (st) {
         for (size_t i = 0; i < count; i++)
@@ -287,9 +293,53 @@ static mc_status inbox_scan(mc_kv_store *kv, const mc_chain_id *chain, const mc_
     return MC_OK;
 }
 
-mc_status mc_inbox_list(mc_kv_store *kv, const mc_chain_id *chain, mc_incoming_bundle **out,
-                        size_t *n_out, mc_error *err) {
-    return inbox_scan(kv, chain, NULL, out, n_out, err);
+/* Inbox keys (origin ++ be64 height ++ be32 tx) compare like positions. */
+static int inbox_key_cmp(const uint8_t *key, const mc_bundle_position *p) {
+    uint8_t k[MAX_KEY];
+    make_key(k, 0, &p->origin, 2, p->height, p->transaction_index);
+    return memcmp(key, k + 1, MC_HASH_LEN + 12);
+}
+
+mc_status mc_inbox_page(mc_kv_store *kv, const mc_chain_id *chain, const mc_bundle_position *after,
+                        size_t max_bytes, size_t max_count, mc_incoming_bundle **out, size_t *n_out,
+                        bool *more, mc_error *err) {
+    uint8_t root[ROOT_LEN], prefix = KEY_INBOX;
+    make_root(root, ROOT_CHAIN, chain);
+    mc_kv_entries e = {0};
+    *out = NULL;
+    *n_out = 0;
+    *more = false;
+    /* The storage interface has no ranged scan: the page is cut from the whole listing,
+     * which bounds the answer, not this read. */
+    mc_status st = mc_kv_find_key_values(kv, root, ROOT_LEN, &prefix, 1, &e, err);
+    if (st)
+        return st;
+    mc_incoming_bundle *list = NULL;
+    size_t n = 0, bytes = 0;
+    for (size_t i = 0; i < e.len && !st; i++) {
+        const mc_kv_entry *it = &e.items[i];
+        if (it->key_len == MC_HASH_LEN + 12 && after && inbox_key_cmp(it->key, after) <= 0)
+            continue;
+        if (n > 0 && (n >= max_count || bytes + it->value_len > max_bytes)) {
+            *more = true;
+            break;
+        }
+        list = mc_array_grow(list, n, sizeof *list);
+        st = inbox_entry_decode(it, NULL, &list[n], err);
+        n++; /* a failed entry is freed with the others (its bundle is empty or partial) */
+        bytes += it->value_len;
+    }
+    mc_kv_entries_free(&e);
+    if (st) {
+        for (size_t i = 0; i < n; i++)
+            mc_incoming_bundle_free(&list[i]);
+        free(list);
+        *more = false;
+        return st;
+    }
+    *out = list;
+    *n_out = n;
+    return MC_OK;
 }
 
 mc_status mc_inbox_list_origin(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
@@ -359,10 +409,71 @@ void mc_inbox_remove(mc_kv_batch *batch, const mc_chain_id *origin, const mc_mes
 
 /* ---- outbox ---- */
 
-void mc_outbox_add(mc_kv_batch *batch, const mc_chain_id *recipient, mc_height height) {
+mc_status mc_outbox_last(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                         bool *has, mc_height *height, mc_error *err) {
+    uint8_t root[ROOT_LEN], key[MAX_KEY];
+    make_root(root, ROOT_CHAIN, chain);
+    size_t klen = make_key(key, KEY_OUTBOX_LAST, recipient, 0, 0, 0);
+    *has = false;
+    *height = 0;
+    mc_status st = read_decoded(kv, root, ROOT_LEN, key, klen, u64_decode, NULL, height,
+                                "outbox last height", err);
+    if (st == MC_ERR_NOT_FOUND)
+        return MC_OK;
+    *has = st == MC_OK;
+    return st;
+}
+
+void mc_outbox_add(mc_kv_batch *batch, const mc_chain_id *recipient, const mc_outbox_entry *e) {
     uint8_t key[MAX_KEY];
-    size_t klen = make_key(key, KEY_OUTBOX, recipient, 1, height, 0);
-    mc_kv_batch_put(batch, key, klen, NULL, 0);
+    size_t klen = make_key(key, KEY_OUTBOX, recipient, 1, e->height, 0);
+    mc_buf v = {0};
+    mc_bcs_put_bool(&v, e->has_previous);
+    if (e->has_previous)
+        mc_bcs_put_u64(&v, e->previous);
+    mc_kv_batch_put(batch, key, klen, v.data, v.len);
+    mc_buf_reset(&v);
+    mc_bcs_put_u64(&v, e->height);
+    klen = make_key(key, KEY_OUTBOX_LAST, recipient, 0, 0, 0);
+    mc_kv_batch_put(batch, key, klen, v.data, v.len);
+    mc_buf_free(&v);
+}
+
+static bool outbox_value_decode(mc_bcs_reader *r, mc_outbox_entry *e) {
+    e->has_previous = mc_bcs_get_option(r);
+    if (e->has_previous)
+        e->previous = mc_bcs_get_u64(r);
+    return mc_bcs_reader_finish(r);
+}
+
+mc_status mc_outbox_entries(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                            mc_outbox_entry **entries, size_t *n, mc_error *err) {
+    uint8_t root[ROOT_LEN], prefix[MAX_KEY];
+    make_root(root, ROOT_CHAIN, chain);
+    size_t plen = make_key(prefix, KEY_OUTBOX, recipient, 0, 0, 0);
+    mc_kv_entries e = {0};
+    *entries = NULL;
+    *n = 0;
+    mc_status st = mc_kv_find_key_values(kv, root, ROOT_LEN, prefix, plen, &e, err);
+    if (st)
+        return st;
+    size_t count = e.len;
+    mc_outbox_entry *list = count ? mc_calloc(count, sizeof *list) : NULL;
+    for (size_t i = 0; i < count && !st; i++) {
+        mc_bcs_reader r;
+        mc_bcs_reader_init(&r, e.items[i].value, e.items[i].value_len);
+        if (e.items[i].key_len != 8 || !outbox_value_decode(&r, &list[i]))
+            st = mc_error_set(err, MC_ERR_IO, "corrupted outbox entry");
+        list[i].height = e.items[i].key_len == 8 ? get_be(e.items[i].key, 8) : 0;
+    }
+    mc_kv_entries_free(&e);
+    if (st) {
+        free(list);
+        return st;
+    }
+    *entries = list;
+    *n = count;
+    return MC_OK;
 }
 
 void mc_outbox_remove(mc_kv_batch *batch, const mc_chain_id *recipient, mc_height height) {

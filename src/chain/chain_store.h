@@ -14,8 +14,10 @@
  *   [0x05] ++ origin ++ be64 height ++ be32 tx   a pending inbox bundle
  *   [0x06] ++ origin                     inbox cursor: next height expected from origin
  *   [0x07] ++ recipient ++ be64 height   outbox entry: a block with messages not yet
- *                                        acknowledged by the recipient
+ *                                        acknowledged by the recipient; value: option<u64>
+ *                                        the previous height that sent it something
  *   [0x08] ++ be64 height                confirmed block hash at that height
+ *   [0x09] ++ recipient                  be64: the last height that sent it something
  * Big-endian heights make key order equal height order, so inbox and outbox scans return
  * bundles in the order they must be processed. Every change to a chain touches only the
  * keys it changes (O(changes), never a rewrite of the whole chain).
@@ -26,6 +28,7 @@
 #define MC_CHAIN_CHAIN_STORE_H
 
 #include "chain/manager.h"
+#include "core/node_messages.h"
 #include "core/types.h"
 #include "execution/system.h"
 #include "storage/kv.h"
@@ -61,9 +64,13 @@ mc_status mc_chain_commit(mc_kv_store *kv, const mc_chain_id *id, const mc_kv_ba
 
 /* ---- inbox ---- */
 
-/* All pending bundles from all origins, grouped by origin, in cursor order. */
-mc_status mc_inbox_list(mc_kv_store *kv, const mc_chain_id *chain, mc_incoming_bundle **out,
-                        size_t *n_out, mc_error *err);
+/* One page of pending bundles from all origins, in key order (grouped by origin, cursor
+ * order within one): those strictly after *after (NULL: from the start), as many as fit in
+ * max_bytes of encoded bundles (at least one) and max_count. *more tells whether bundles
+ * are left after the page. Caller frees each bundle and the array. */
+mc_status mc_inbox_page(mc_kv_store *kv, const mc_chain_id *chain, const mc_bundle_position *after,
+                        size_t max_bytes, size_t max_count, mc_incoming_bundle **out, size_t *n_out,
+                        bool *more, mc_error *err);
 /* The pending bundles from one origin, in cursor order (caller frees each and the array). */
 mc_status mc_inbox_list_origin(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *origin,
                                mc_incoming_bundle **out, size_t *n_out, mc_error *err);
@@ -79,11 +86,27 @@ void mc_inbox_remove(mc_kv_batch *batch, const mc_chain_id *origin, const mc_mes
 
 /* ---- outbox ---- */
 
-void mc_outbox_add(mc_kv_batch *batch, const mc_chain_id *recipient, mc_height height);
+/* A queued height for a recipient, chained to the height before it that sent the
+ * recipient something (has_previous false: none, this is the first). */
+typedef struct {
+    mc_height height;
+    bool has_previous;
+    mc_height previous;
+} mc_outbox_entry;
+
+/* The last height that ever sent recipient something (*has false if none): the previous
+ * height of the next outbox entry. */
+mc_status mc_outbox_last(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                         bool *has, mc_height *height, mc_error *err);
+/* Queues `e` for recipient and records e->height as its last height. */
+void mc_outbox_add(mc_kv_batch *batch, const mc_chain_id *recipient, const mc_outbox_entry *e);
 void mc_outbox_remove(mc_kv_batch *batch, const mc_chain_id *recipient, mc_height height);
 /* Heights queued for recipient, ascending (caller frees *heights). */
 mc_status mc_outbox_heights(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
                             mc_height **heights, size_t *n, mc_error *err);
+/* The entries queued for recipient, ascending (caller frees *entries). */
+mc_status mc_outbox_entries(mc_kv_store *kv, const mc_chain_id *chain, const mc_chain_id *recipient,
+                            mc_outbox_entry **entries, size_t *n, mc_error *err);
 /* Distinct recipients with a non-empty outbox (caller frees *recipients). */
 mc_status mc_outbox_recipients(mc_kv_store *kv, const mc_chain_id *chain, mc_chain_id **recipients,
                                size_t *n, mc_error *err);

@@ -43,7 +43,7 @@ void mc_genesis_add_chain(mc_genesis *g, const mc_ownership *ownership, mc_amoun
         .balance = balance,
     };
     mc_ownership_clone(&d.ownership, ownership);
-    g->chains = mc_realloc(g->chains, (g->n_chains + 1) * sizeof *g->chains);
+    g->chains = mc_array_grow(g->chains, g->n_chains, sizeof *g->chains);
     g->chains[g->n_chains++] = d;
 }
 

@@ -75,7 +75,7 @@ mc_kv_store *mc_client_local_store(mc_client *c) {
 }
 
 void mc_client_add_key(mc_client *c, const mc_keypair *kp) {
-    c->keys = mc_realloc(c->keys, (c->n_keys + 1) * sizeof *c->keys);
+    c->keys = mc_array_grow(c->keys, c->n_keys, sizeof *c->keys);
     c->keys[c->n_keys++] = *kp;
 }
 
@@ -566,39 +566,101 @@ mc_status mc_client_synchronize(mc_client *c, const mc_chain_id *chain, mc_error
     return synchronize(c, chain, true, err);
 }
 
+/* The query for the page of pending bundles after `last` (NULL: the first page). */
+static mc_chain_info_query pending_query(const mc_chain_id *chain, const mc_incoming_bundle *last) {
+    mc_chain_info_query q = {.chain_id = *chain, .request_pending_bundles = true};
+    if (last) {
+        q.has_pending_bundles_after = true;
+        q.pending_bundles_after =
+            (mc_bundle_position){.origin = last->origin,
+                                 .height = last->bundle.height,
+                                 .transaction_index = last->bundle.transaction_index};
+    }
+    return q;
+}
+
+/* Puts into the local inbox what one page of a validator's pending bundles names. */
+static void receive_page(mc_client *c, const mc_chain_id *chain, const mc_chain_info *info) {
+    for (size_t k = 0; k < info->n_requested_pending_bundles; k++) {
+        const mc_incoming_bundle *in = &info->requested_pending_bundles[k];
+        mc_height cursor = 0;
+        mc_inbox_cursor(c->local_store, chain, &in->origin, &cursor, NULL);
+        if (in->bundle.height < cursor)
+            continue; /* already received */
+        mc_certificate cert;
+        if (fetch_certificate(c, &in->origin, in->bundle.height, &cert, NULL) != MC_OK)
+            continue;
+        mc_node_response r2;
+        mc_worker_receive_from_certificate(local_worker(c), &cert, chain, &r2);
+        mc_node_response_free(&r2);
+        mc_certificate_free(&cert);
+    }
+}
+
+/* The later pages of validator i's pending bundles (the first came with the broadcast). */
+static void receive_more_pages(mc_client *c, size_t i, const mc_chain_id *chain,
+                               mc_chain_info *first) {
+    mc_chain_info page = *first;
+    memset(first, 0, sizeof *first);
+    while (page.more_pending_bundles && page.n_requested_pending_bundles > 0) {
+        mc_chain_info_query q = pending_query(
+            chain, &page.requested_pending_bundles[page.n_requested_pending_bundles - 1]);
+        mc_chain_info_free(&page);
+        mc_buf req = {0};
+        mc_chain_info_query_encode(&req, &q);
+        mc_node_response resp;
+        mc_status st = call_validator(c, i, MC_METHOD_HANDLE_CHAIN_INFO_QUERY, &req, &resp, NULL);
+        mc_buf_free(&req);
+        if (st)
+            return;
+        if (resp.kind != MC_RESPONSE_INFO) {
+            mc_node_response_free(&resp);
+            return;
+        }
+        page = resp.info;
+        memset(&resp.info, 0, sizeof resp.info);
+        mc_node_response_free(&resp);
+        receive_page(c, chain, &page);
+    }
+    mc_chain_info_free(&page);
+}
+
+/* Pending bundles in the local inbox, counted page by page. */
+static mc_status local_pending(mc_client *c, const mc_chain_id *chain, size_t *n, mc_error *err) {
+    *n = 0;
+    mc_chain_info info;
+    mc_chain_info_query q = pending_query(chain, NULL);
+    for (;;) {
+        mc_status st = local_query(c, &q, &info, err);
+        if (st)
+            return st;
+        *n += info.n_requested_pending_bundles;
+        bool more = info.more_pending_bundles && info.n_requested_pending_bundles > 0;
+        if (more)
+            q = pending_query(
+                chain, &info.requested_pending_bundles[info.n_requested_pending_bundles - 1]);
+        mc_chain_info_free(&info);
+        if (!more)
+            return MC_OK;
+    }
+}
+
 mc_status mc_client_receive_messages(mc_client *c, const mc_chain_id *chain, size_t *n_pending,
                                      mc_error *err) {
-    mc_chain_info_query q = {.chain_id = *chain, .request_pending_bundles = true};
+    mc_chain_info_query q = pending_query(chain, NULL);
     call_job *jobs = broadcast_query(c, &q);
     for (size_t i = 0; i < c->n_validators; i++) {
         if (!job_info(&jobs[i]))
             continue;
-        const mc_chain_info *info = &jobs[i].response.info;
-        for (size_t k = 0; k < info->n_requested_pending_bundles; k++) {
-            const mc_incoming_bundle *in = &info->requested_pending_bundles[k];
-            mc_height cursor = 0;
-            mc_inbox_cursor(c->local_store, chain, &in->origin, &cursor, NULL);
-            if (in->bundle.height < cursor)
-                continue; /* already received */
-            mc_certificate cert;
-            if (fetch_certificate(c, &in->origin, in->bundle.height, &cert, NULL) != MC_OK)
-                continue;
-            mc_node_response r2;
-            mc_worker_receive_from_certificate(local_worker(c), &cert, chain, &r2);
-            mc_node_response_free(&r2);
-            mc_certificate_free(&cert);
-        }
+        receive_page(c, chain, &jobs[i].response.info);
+        receive_more_pages(c, i, chain, &jobs[i].response.info);
     }
     free_jobs(jobs, c->n_validators);
-    mc_chain_info info;
-    mc_chain_info_query lq = {.chain_id = *chain, .request_pending_bundles = true};
-    mc_status st = local_query(c, &lq, &info, err);
-    if (st)
-        return st;
-    if (n_pending)
-        *n_pending = info.n_requested_pending_bundles;
-    mc_chain_info_free(&info);
-    return MC_OK;
+    size_t pending = 0;
+    mc_status st = local_pending(c, chain, &pending, err);
+    if (!st && n_pending)
+        *n_pending = pending;
+    return st;
 }
 
 mc_status mc_client_update_validator(mc_client *c, size_t i, const mc_chain_id *chain,

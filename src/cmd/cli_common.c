@@ -1,5 +1,8 @@
 #include "cmd/cli_common.h"
 
+#include "base/buf.h"
+#include "base/limits.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -240,6 +243,15 @@ int cli_wait_for_signal_timeout(int timeout_ms) {
     struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
     int sig = sigtimedwait(&set, NULL, &ts);
     return sig > 0 ? sig : 0;
+}
+
+int cli_serve_until_signal(void) {
+    for (;;) {
+        int sig = cli_wait_for_signal_timeout(MC_MEMORY_TRIM_INTERVAL_MS);
+        if (sig)
+            return sig;
+        mc_release_free_memory();
+    }
 }
 
 void cli_listen_address(const char *host, uint16_t port, char *out, size_t len) {

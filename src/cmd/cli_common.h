@@ -80,5 +80,8 @@ void cli_block_signals(void);
 int cli_wait_for_signal(void);
 /* Like cli_wait_for_signal but gives up after timeout_ms: returns 0 then. */
 int cli_wait_for_signal_timeout(int timeout_ms);
+/* cli_wait_for_signal for servers: meanwhile, every MC_MEMORY_TRIM_INTERVAL_MS, gives freed
+ * memory back to the system (mc_release_free_memory). */
+int cli_serve_until_signal(void);
 
 #endif

@@ -19,6 +19,9 @@ enum {
     OPT_SEND_TIMEOUT,
     OPT_RECV_TIMEOUT,
     OPT_GRACE,
+    OPT_MAX_SUBS,
+    OPT_MAX_SUBS_PEER,
+    OPT_IDLE,
     OPT_LOG_FORMAT,
     OPT_IGNORED,
     OPT_HELP,
@@ -31,6 +34,8 @@ typedef struct {
     uint64_t send_timeout_ms;
     uint64_t recv_timeout_ms;
     uint64_t grace_period_ms;
+    uint64_t max_subscriptions, max_subscriptions_per_peer;
+    uint64_t max_connection_idle_ms;
     const char *server_path;
     const char *log_format;
 } proxy_options;
@@ -47,13 +52,19 @@ static void usage(FILE *out) {
             "  --send-timeout-ms MS    deadline of health checks to shards (4000)\n"
             "  --recv-timeout-ms MS    deadline of forwarded requests (4000)\n"
             "  --grace-period-ms MS    time in-flight requests get at shutdown (5000)\n"
+            "  --max-subscriptions N   Subscribe streams served at once (%d)\n"
+            "  --max-subscriptions-per-peer N\n"
+            "                          of them from one client IP address (%d)\n"
+            "  --max-connection-idle-ms MS\n"
+            "                          close connections without calls after MS (%d; 0: never)\n"
             "  --log-format text|json  log line format (level: LINERA_LOG or RUST_LOG)\n"
             "  --version               print the version\n"
             "%s"
             "The proxy keeps no state: --storage and the cache flags are accepted for\n"
             "compatibility with the reference command line and otherwise unused.\n"
             "Environment: LINERA_PROXY_SEND_TIMEOUT, LINERA_PROXY_RECV_TIMEOUT (ms).\n",
-            PROGRAM, cli_storage_help());
+            PROGRAM, MC_MAX_STREAMS_DEFAULT, MC_MAX_STREAMS_PER_PEER_DEFAULT,
+            MC_MAX_CONNECTION_IDLE_MS_DEFAULT, cli_storage_help());
 }
 
 static uint64_t env_or(const char *name, uint64_t fallback) {
@@ -67,6 +78,9 @@ static void parse(int argc, char **argv, proxy_options *o) {
         {"send-timeout-ms", required_argument, 0, OPT_SEND_TIMEOUT},
         {"recv-timeout-ms", required_argument, 0, OPT_RECV_TIMEOUT},
         {"grace-period-ms", required_argument, 0, OPT_GRACE},
+        {"max-subscriptions", required_argument, 0, OPT_MAX_SUBS},
+        {"max-subscriptions-per-peer", required_argument, 0, OPT_MAX_SUBS_PEER},
+        {"max-connection-idle-ms", required_argument, 0, OPT_IDLE},
         {"tokio-threads", required_argument, 0, OPT_IGNORED},
         {"tokio-blocking-threads", required_argument, 0, OPT_IGNORED},
         {"log-format", required_argument, 0, OPT_LOG_FORMAT},
@@ -82,6 +96,9 @@ static void parse(int argc, char **argv, proxy_options *o) {
     o->send_timeout_ms = env_or("LINERA_PROXY_SEND_TIMEOUT", 4000);
     o->recv_timeout_ms = env_or("LINERA_PROXY_RECV_TIMEOUT", 4000);
     o->grace_period_ms = 5000;
+    o->max_subscriptions = MC_MAX_STREAMS_DEFAULT;
+    o->max_subscriptions_per_peer = MC_MAX_STREAMS_PER_PEER_DEFAULT;
+    o->max_connection_idle_ms = MC_MAX_CONNECTION_IDLE_MS_DEFAULT;
     int c;
     while ((c = getopt_long(argc, argv, "h", table, NULL)) != -1) {
         if (cli_storage_handle(c, optarg, &o->storage))
@@ -98,6 +115,15 @@ static void parse(int argc, char **argv, proxy_options *o) {
             break;
         case OPT_GRACE:
             o->grace_period_ms = cli_parse_u64("--grace-period-ms", optarg);
+            break;
+        case OPT_MAX_SUBS:
+            o->max_subscriptions = cli_parse_u64("--max-subscriptions", optarg);
+            break;
+        case OPT_MAX_SUBS_PEER:
+            o->max_subscriptions_per_peer = cli_parse_u64("--max-subscriptions-per-peer", optarg);
+            break;
+        case OPT_IDLE:
+            o->max_connection_idle_ms = cli_parse_u64("--max-connection-idle-ms", optarg);
             break;
         case OPT_IGNORED:
             break;
@@ -119,6 +145,13 @@ static void parse(int argc, char **argv, proxy_options *o) {
         exit(CLI_EXIT_USAGE);
     }
     o->server_path = argv[optind];
+    if (o->max_subscriptions == 0 || o->max_subscriptions > INT32_MAX ||
+        o->max_subscriptions_per_peer == 0 || o->max_subscriptions_per_peer > INT32_MAX ||
+        o->max_connection_idle_ms > INT32_MAX) {
+        cli_error("--max-subscriptions and --max-subscriptions-per-peer must be at least 1, "
+                  "and every value fit in 31 bits");
+        exit(CLI_EXIT_USAGE);
+    }
 }
 
 typedef struct {
@@ -167,7 +200,12 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
                            .private_address = private_addr,
                            .send_timeout_ms = (int)o->send_timeout_ms,
                            .recv_timeout_ms = (int)o->recv_timeout_ms,
+                           .max_subscriptions = (int)o->max_subscriptions,
+                           .max_subscriptions_per_peer = (int)o->max_subscriptions_per_peer,
                            .version = MC_VERSION};
+    /* 0 on the command line: never close idle connections (-1 for the rpc layer). */
+    cfg.server.max_connection_idle_ms =
+        o->max_connection_idle_ms ? (int)o->max_connection_idle_ms : -1;
     mc_metrics_registry *reg = mc_metrics_registry_new();
     mc_metrics_register_process(reg);
     cfg.metrics = reg;
@@ -184,7 +222,7 @@ static int serve(const mc_server_config *sc, const proxy_options *o) {
     } else {
         mc_log(MC_LOG_INFO, "proxy", "proxy %llu: public %s, private %s, %zu shards",
                (unsigned long long)o->id, public_addr, private_addr, net->n_shards);
-        int sig = cli_wait_for_signal();
+        int sig = cli_serve_until_signal();
         mc_log(MC_LOG_INFO, "proxy", "signal %d: shutting down", sig);
         mc_proxy_set_serving(proxy, false);
         mc_proxy_shutdown(proxy, (int)o->grace_period_ms);

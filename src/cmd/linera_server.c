@@ -181,8 +181,9 @@ typedef struct {
     char **exporter_addrs;
     mc_metrics_registry *metrics;
     mc_metrics_http *http;
-    atomic_bool ready;          /* storage open and shards serving: /health says 200 */
-    char not_ready_reason[300]; /* what /health reports meanwhile */
+    atomic_bool ready;               /* storage open and shards serving: /health says 200 */
+    char not_ready_reason[300];      /* what /health reports meanwhile */
+    mc_shard_server *_Atomic server; /* while serving: /health also asks its storage state */
 } run_state;
 
 static mc_status open_stores(run_state *rs, const run_options *o, const mc_storage_uri *u,
@@ -262,23 +263,32 @@ static int serve(run_state *rs, const run_options *o) {
     for (uint32_t k = 0; k < rs->n_local; k++)
         mc_log(MC_LOG_INFO, "server", "shard %u of %zu listening on %s", rs->local[k],
                net->n_shards, rs->listen[k]);
+    atomic_store(&rs->server, server);
     atomic_store(&rs->ready, true);
-    int sig = cli_wait_for_signal();
+    int sig = cli_serve_until_signal();
     atomic_store(&rs->ready, false);
     mc_log(MC_LOG_INFO, "server", "signal %d: shutting down (grace %llu ms)", sig,
            (unsigned long long)o->grace_period_ms);
     mc_shard_server_shutdown(server, (int)o->grace_period_ms);
-    mc_metrics_http_stop(rs->http); /* its collectors read the server */
+    mc_metrics_http_stop(rs->http); /* its collectors and /health read the server */
     rs->http = NULL;
+    atomic_store(&rs->server, NULL);
     mc_shard_server_free(server);
     return 0;
 }
 
-/* /health on the metrics port: 200 once storage is open and the shards serve. */
+/* /health on the metrics port: 200 once storage is open and the shards serve, 503 while
+ * storage fails (disk full...) and once shutdown begins. */
 static bool server_health(void *ctx, char *reason, size_t cap) {
     run_state *rs = ctx;
-    if (atomic_load(&rs->ready))
-        return true;
+    if (atomic_load(&rs->ready)) {
+        char why[MC_RPC_MSG_MAX] = "";
+        mc_shard_server *server = atomic_load(&rs->server);
+        if (!server || mc_shard_server_storage_ok(server, why, sizeof why))
+            return true;
+        snprintf(reason, cap, "storage: %s", why);
+        return false;
+    }
     snprintf(reason, cap, "%s", rs->not_ready_reason[0] ? rs->not_ready_reason : "starting");
     return false;
 }

@@ -143,7 +143,7 @@ void mc_wallet_free(mc_wallet *w) {
 
 /* Appends a chain (description copied) without any check. */
 static void push_chain(mc_wallet *w, const mc_chain_description *d, const mc_owner *owner) {
-    w->chains = mc_realloc(w->chains, (w->n_chains + 1) * sizeof *w->chains);
+    w->chains = mc_array_grow(w->chains, w->n_chains, sizeof *w->chains);
     mc_wallet_chain *c = &w->chains[w->n_chains++];
     memset(c, 0, sizeof *c);
     mc_chain_description_clone(&c->description, d);

@@ -221,6 +221,12 @@ void mc_chain_info_query_encode(mc_buf *out, const mc_chain_info_query *v) {
         mc_bcs_put_u64(out, v->timeout_height);
         mc_round_encode(out, &v->timeout_round);
     }
+    put_option(out, v->has_pending_bundles_after);
+    if (v->has_pending_bundles_after) {
+        put_hash(out, &v->pending_bundles_after.origin);
+        mc_bcs_put_u64(out, v->pending_bundles_after.height);
+        mc_bcs_put_u32(out, v->pending_bundles_after.transaction_index);
+    }
 }
 
 bool mc_chain_info_query_decode(mc_bcs_reader *r, mc_chain_info_query *v) {
@@ -236,6 +242,12 @@ bool mc_chain_info_query_decode(mc_bcs_reader *r, mc_chain_info_query *v) {
     if (v->request_leader_timeout) {
         v->timeout_height = mc_bcs_get_u64(r);
         mc_round_decode(r, &v->timeout_round);
+    }
+    v->has_pending_bundles_after = mc_bcs_get_option(r);
+    if (v->has_pending_bundles_after) {
+        get_hash(r, &v->pending_bundles_after.origin);
+        v->pending_bundles_after.height = mc_bcs_get_u64(r);
+        v->pending_bundles_after.transaction_index = mc_bcs_get_u32(r);
     }
     if (r->failed)
         memset(v, 0, sizeof *v);
@@ -294,6 +306,7 @@ void mc_chain_info_encode(mc_buf *out, const mc_chain_info *v) {
     mc_bcs_put_uleb(out, (uint32_t)v->n_requested_pending_bundles);
     for (size_t i = 0; i < v->n_requested_pending_bundles; i++)
         mc_incoming_bundle_encode(out, &v->requested_pending_bundles[i]);
+    mc_bcs_put_bool(out, v->more_pending_bundles);
     put_opt_committee(out, v->requested_committee);
 }
 
@@ -332,6 +345,7 @@ bool mc_chain_info_decode(mc_bcs_reader *r, mc_chain_info *v) {
                   &v->n_requested_pending_bundles);
     for (size_t i = 0; i < v->n_requested_pending_bundles && !r->failed; i++)
         mc_incoming_bundle_decode(r, &v->requested_pending_bundles[i]);
+    v->more_pending_bundles = mc_bcs_get_bool(r);
     v->requested_committee = get_opt_committee(r);
     if (r->failed)
         mc_chain_info_free(v);

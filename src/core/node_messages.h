@@ -23,10 +23,20 @@ typedef enum {
 
 const char *mc_node_method_name(mc_node_method m);
 
-/* What a chain-info query asks for beyond the basic fields.
+/* A place in a chain's inbox listing, which is ordered by (origin, height, transaction
+ * index): pages of pending bundles start strictly after one. */
+typedef struct {
+    mc_chain_id origin;
+    mc_height height;
+    uint32_t transaction_index;
+} mc_bundle_position;
+
+/* What a chain-info query asks for beyond the basic fields. Pending bundles come in pages
+ * of at most MC_MAX_PENDING_BUNDLES_BYTES (and MC_MAX_TRANSACTIONS bundles); the answer's
+ * more_pending_bundles says whether to ask again, after the last bundle received.
  * Encoded: chain_id, option<owner> request_owner_balance, bool request_pending_bundles,
  * bool request_committee, bool request_manager_values, option<(u64 height, round)>
- * request_leader_timeout. */
+ * request_leader_timeout, option<(origin, u64 height, u32 tx)> pending_bundles_after. */
 typedef struct {
     mc_chain_id chain_id;
     bool request_owner_balance;
@@ -37,12 +47,16 @@ typedef struct {
     bool request_leader_timeout; /* ask the validator to sign a timeout vote */
     mc_height timeout_height;
     mc_round timeout_round;
+    bool has_pending_bundles_after; /* page: list only bundles after this position */
+    mc_bundle_position pending_bundles_after;
 } mc_chain_info_query;
 
 void mc_chain_info_query_encode(mc_buf *out, const mc_chain_info_query *v);
 bool mc_chain_info_query_decode(mc_bcs_reader *r, mc_chain_info_query *v);
 
-/* Download confirmed certificates of a chain by height range [start, start+limit).
+/* Download confirmed certificates of a chain by height range [start, start+limit). The
+ * answer stops early at MC_MAX_DOWNLOAD_CERTIFICATES certificates or, after the first, at
+ * MC_MAX_DOWNLOAD_BYTES: a client asks again from the next height.
  * Encoded: chain_id, u64 start_height, u32 limit. */
 typedef struct {
     mc_chain_id chain_id;
@@ -85,9 +99,10 @@ typedef struct {
     mc_block_proposal *requested_fast_locking; /* fast proposal we are locked on */
     mc_block_proposal *requested_proposed;     /* latest proposal we voted for */
     mc_certificate *requested_timeout;         /* highest timeout certificate */
-    /* with request_pending_bundles: inbox contents, action Accept */
+    /* with request_pending_bundles: one page of the inbox, action Accept */
     mc_incoming_bundle *requested_pending_bundles;
     size_t n_requested_pending_bundles;
+    bool more_pending_bundles; /* the inbox holds more after this page */
     /* with request_committee */
     mc_committee *requested_committee;
 } mc_chain_info;

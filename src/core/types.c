@@ -498,7 +498,7 @@ mc_status mc_committee_add(mc_committee *c, const mc_pubkey *pk, const char *add
         pos++;
     if (pos < c->n_validators && mc_pubkey_equal(&c->validators[pos].public_key, pk))
         return mc_error_set(err, MC_ERR_INVALID, "duplicate validator");
-    c->validators = mc_realloc(c->validators, (c->n_validators + 1) * sizeof *c->validators);
+    c->validators = mc_array_grow(c->validators, c->n_validators, sizeof *c->validators);
     memmove(&c->validators[pos + 1], &c->validators[pos],
             (c->n_validators - pos) * sizeof *c->validators);
     c->validators[pos] = (mc_validator_info){
@@ -874,7 +874,7 @@ void mc_proposed_block_clone(mc_proposed_block *dst, const mc_proposed_block *sr
 }
 
 void mc_proposed_block_add_transaction(mc_proposed_block *b, const mc_transaction *tx) {
-    b->transactions = mc_realloc(b->transactions, (b->n_transactions + 1) * sizeof *tx);
+    b->transactions = mc_array_grow(b->transactions, b->n_transactions, sizeof *tx);
     mc_transaction_clone(&b->transactions[b->n_transactions], tx);
     b->n_transactions++;
 }
@@ -1151,7 +1151,7 @@ bool mc_certificate_add_signature(mc_certificate *c, const mc_pubkey *validator,
         pos++;
     if (pos < c->n_signatures && mc_pubkey_equal(&c->signatures[pos].validator, validator))
         return false;
-    c->signatures = mc_realloc(c->signatures, (c->n_signatures + 1) * sizeof *c->signatures);
+    c->signatures = mc_array_grow(c->signatures, c->n_signatures, sizeof *c->signatures);
     memmove(&c->signatures[pos + 1], &c->signatures[pos],
             (c->n_signatures - pos) * sizeof *c->signatures);
     c->signatures[pos] = (mc_validator_signature){.validator = *validator, .signature = *sig};
@@ -1325,6 +1325,9 @@ void mc_cross_chain_request_encode(mc_buf *out, const mc_cross_chain_request *v)
         mc_bcs_put_uleb(out, (uint32_t)v->n_new_chains);
         for (size_t i = 0; i < v->n_new_chains; i++)
             mc_chain_description_encode(out, &v->new_chains[i]);
+        mc_bcs_put_bool(out, v->has_previous_height);
+        if (v->has_previous_height)
+            mc_bcs_put_u64(out, v->previous_height);
     } else {
         mc_bcs_put_u64(out, v->latest_height);
     }
@@ -1340,6 +1343,9 @@ bool mc_cross_chain_request_decode(mc_bcs_reader *r, mc_cross_chain_request *v) 
                                 decode_message_bundle_elem, &v->n_bundles);
         v->new_chains = decode_seq(r, MIN_CHAIN_DESCRIPTION, NO_LIMIT, sizeof *v->new_chains,
                                    decode_chain_description_elem, &v->n_new_chains);
+        v->has_previous_height = mc_bcs_get_option(r);
+        if (v->has_previous_height)
+            v->previous_height = mc_bcs_get_u64(r);
     } else
         v->latest_height = mc_bcs_get_u64(r);
     if (r->failed)

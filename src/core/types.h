@@ -539,9 +539,13 @@ typedef enum {
 /* UpdateRecipient: sender -> recipient, bundles in cursor order, plus the descriptions of
  * chains the sender's blocks created with this recipient's id (so the recipient's shard can
  * activate a new chain without reading the parent's storage).
+ * An update covers consecutive heights of the sender that sent the recipient something
+ * (bundles, or its own description); previous_height names the height before the first of
+ * them that did, if any, so that a recipient can tell a gap (it never received that height)
+ * from a retransmission, and refuse the update instead of skipping messages.
  * ConfirmUpdatedRecipient: recipient -> sender, everything up to latest_height arrived.
- * Encoded: tag, sender 32 raw, recipient 32 raw, then (seq<bundle>, seq<chain description>)
- * or u64 latest_height. */
+ * Encoded: tag, sender 32 raw, recipient 32 raw, then (seq<bundle>, seq<chain description>,
+ * option<u64> previous_height) or u64 latest_height. */
 typedef struct {
     mc_cross_chain_kind kind;
     mc_chain_id sender;
@@ -550,7 +554,9 @@ typedef struct {
     size_t n_bundles;
     mc_chain_description *new_chains; /* UPDATE_RECIPIENT: at most the recipient itself */
     size_t n_new_chains;
-    mc_height latest_height; /* CONFIRM_UPDATED_RECIPIENT */
+    bool has_previous_height;  /* UPDATE_RECIPIENT */
+    mc_height previous_height; /* UPDATE_RECIPIENT */
+    mc_height latest_height;   /* CONFIRM_UPDATED_RECIPIENT */
 } mc_cross_chain_request;
 
 void mc_cross_chain_request_encode(mc_buf *out, const mc_cross_chain_request *v);

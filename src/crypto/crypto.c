@@ -68,6 +68,37 @@ void mc_keypair_wipe(mc_keypair *kp) {
     sodium_memzero(kp->secret, sizeof kp->secret);
 }
 
+void mc_mac_key_derive(mc_mac_key *out, const mc_keypair *kp) {
+    static const char label[] = "InternalMacKey";
+    /* libsodium's secret key is seed || public key: the seed is the first 32 bytes. */
+    crypto_generichash(out->b, sizeof out->b, (const uint8_t *)label, sizeof label - 1, kp->secret,
+                       MC_SEED_LEN);
+}
+
+void mc_mac_key_wipe(mc_mac_key *k) {
+    sodium_memzero(k->b, sizeof k->b);
+}
+
+mc_mac mc_mac_typed(const mc_mac_key *k, const char *type_name, const uint8_t *a, size_t a_len,
+                    const uint8_t *b, size_t b_len) {
+    mc_mac m;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, k->b, sizeof k->b, MC_MAC_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)type_name, strlen(type_name));
+    crypto_generichash_update(&st, (const uint8_t *)"::", 2);
+    if (a_len)
+        crypto_generichash_update(&st, a, a_len);
+    if (b_len)
+        crypto_generichash_update(&st, b, b_len);
+    crypto_generichash_final(&st, m.b, MC_MAC_LEN);
+    sodium_memzero(&st, sizeof st);
+    return m;
+}
+
+bool mc_mac_equal(const mc_mac *x, const mc_mac *y) {
+    return sodium_memcmp(x->b, y->b, MC_MAC_LEN) == 0;
+}
+
 mc_signature mc_sign_hash(const mc_keypair *kp, const mc_hash *h) {
     mc_signature sig;
     crypto_sign_detached(sig.b, NULL, h->b, MC_HASH_LEN, kp->secret);

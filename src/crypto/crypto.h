@@ -66,6 +66,31 @@ mc_signature mc_sign_hash(const mc_keypair *kp, const mc_hash *h);
 /* Verifies a signature over a 32-byte hash. */
 bool mc_verify_hash(const mc_pubkey *pk, const mc_hash *h, const mc_signature *sig);
 
+/* ---- message authentication (a validator's internal traffic) ---- */
+
+#define MC_MAC_LEN 32
+
+/* A secret shared by the processes of one validator. Never log it; wipe it when done. */
+typedef struct {
+    uint8_t b[32];
+} mc_mac_key;
+
+typedef struct {
+    uint8_t b[MC_MAC_LEN];
+} mc_mac;
+
+/* The validator's internal MAC key: BLAKE2b-256 keyed with the validator's secret seed over
+ * the label "InternalMacKey". Every shard of the validator derives the same key from its
+ * server.json; nobody without the validator's secret can, and the key reveals nothing
+ * about the signing key. */
+void mc_mac_key_derive(mc_mac_key *out, const mc_keypair *kp);
+void mc_mac_key_wipe(mc_mac_key *k);
+/* BLAKE2b-256 keyed with k over "type_name::" || a || b (a, b may be empty). */
+mc_mac mc_mac_typed(const mc_mac_key *k, const char *type_name, const uint8_t *a, size_t a_len,
+                    const uint8_t *b, size_t b_len);
+/* Constant-time comparison (a MAC check must not leak how many bytes matched). */
+bool mc_mac_equal(const mc_mac *x, const mc_mac *y);
+
 int mc_pubkey_cmp(const mc_pubkey *a, const mc_pubkey *b);
 bool mc_pubkey_equal(const mc_pubkey *a, const mc_pubkey *b);
 void mc_pubkey_to_hex(const mc_pubkey *pk, char out[2 * MC_PUBKEY_LEN + 1]);

@@ -119,7 +119,7 @@ static mc_status credit(mc_exec_state *s, const mc_owner *owner, mc_amount amoun
     }
     if (amount == 0)
         return MC_OK;
-    s->balances = mc_realloc(s->balances, (s->n_balances + 1) * sizeof *s->balances);
+    s->balances = mc_array_grow(s->balances, s->n_balances, sizeof *s->balances);
     memmove(&s->balances[i + 1], &s->balances[i], (s->n_balances - i) * sizeof *s->balances);
     s->balances[i].owner = *owner;
     s->balances[i].amount = amount;
@@ -163,7 +163,7 @@ typedef struct {
 static void emit(exec_ctx *c, const mc_chain_id *dest, mc_message_kind kind,
                  const mc_message *msg) {
     mc_message_list *l = c->messages;
-    l->items = mc_realloc(l->items, (l->n + 1) * sizeof *l->items);
+    l->items = mc_array_grow(l->items, l->n, sizeof *l->items);
     mc_outgoing_message *m = &l->items[l->n++];
     memset(m, 0, sizeof *m);
     m->destination = *dest;
@@ -214,7 +214,7 @@ static mc_status exec_open_chain(exec_ctx *c, const mc_operation *op, mc_error *
     if (st)
         return st;
     mc_block_outcome *o = c->outcome;
-    o->new_chains = mc_realloc(o->new_chains, (o->n_new_chains + 1) * sizeof *o->new_chains);
+    o->new_chains = mc_array_grow(o->new_chains, o->n_new_chains, sizeof *o->new_chains);
     mc_chain_description *d = &o->new_chains[o->n_new_chains];
     memset(d, 0, sizeof *d);
     d->origin = MC_ORIGIN_CHILD;

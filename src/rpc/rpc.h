@@ -78,10 +78,21 @@ typedef struct mc_rpc_stream mc_rpc_stream;
 /* Method name of the built-in health check. */
 #define MC_RPC_HEALTH_CHECK "/grpc.health.v1.Health/Check"
 
+/* Resource bounds (all in base/limits.h): connections without a call are closed after
+ * max_connection_idle_ms; a connection has MC_RPC_HANDSHAKE_TIMEOUT_MS to complete its
+ * handshake, at most MC_MAX_STREAMS_PER_CONNECTION calls at once and MC_MAX_METADATA_BYTES
+ * of headers per call; streaming calls are bounded in total and per peer IP address. */
 typedef struct {
     size_t max_message_size; /* bytes, both directions; 0 = MC_RPC_DEFAULT_MAX_MESSAGE */
     int workers;             /* unary handler threads; 0 = MC_RPC_DEFAULT_WORKERS */
     int max_streams;         /* concurrent streaming calls; 0 = MC_RPC_DEFAULT_MAX_STREAMS */
+    /* concurrent streaming calls from one peer IP address; 0 = MC_MAX_STREAMS_PER_PEER_DEFAULT */
+    int max_streams_per_peer;
+    /* a streamed message the client does not take within this cancels the stream
+     * (RESOURCE_EXHAUSTED); 0 = MC_STREAM_SEND_TIMEOUT_MS */
+    int stream_send_timeout_ms;
+    /* 0 = MC_MAX_CONNECTION_IDLE_MS_DEFAULT, negative = never */
+    int max_connection_idle_ms;
 } mc_rpc_server_options;
 
 /* Unary handler. `req` (len bytes, borrowed for the duration of the call) is the request
@@ -136,7 +147,8 @@ void mc_rpc_server_shutdown(mc_rpc_server *srv, int grace_ms);
 void mc_rpc_server_free(mc_rpc_server *srv);
 
 /* Sends one message (copied) on the stream, blocking until gRPC has taken it (HTTP/2 flow
- * control may hold it while the client is slow). False once the client has gone, the
+ * control may hold it while the client is slow, up to stream_send_timeout_ms: then the
+ * stream is cancelled with RESOURCE_EXHAUSTED). False once the client has gone, the
  * deadline has passed or the server is cancelling calls (the handler should then return),
  * and for a message over the size limit (nothing is sent).
  * Only the stream's own handler thread may call it. */

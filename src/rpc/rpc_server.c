@@ -25,6 +25,7 @@
 #include "rpc/rpc_internal.h"
 
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,12 +49,20 @@ typedef struct {
 
 typedef enum { SRV_NEW, SRV_RUNNING, SRV_STOPPED } srv_state;
 
+/* Streaming calls of one peer IP address. */
+typedef struct {
+    char *peer; /* "ipv4:10.0.0.1", without the port */
+    int streams;
+} peer_streams;
+
 struct mc_rpc_server {
     grpc_server *server;
     grpc_completion_queue *cq;
     size_t max_message;
     int n_workers;
     int max_streams;
+    int max_streams_per_peer;
+    int stream_send_timeout_ms;
     pthread_t *workers;
     method_entry *methods;
     size_t n_methods;
@@ -67,6 +76,8 @@ struct mc_rpc_server {
     int live_streams;         /* stream handler threads */
     bool shutdown_done;       /* gRPC delivered the shutdown tag */
     uint64_t notify_gen;      /* bumped by mc_rpc_server_notify_streams */
+    peer_streams *peers;      /* peers with live streams */
+    size_t n_peers;
     rpc_tag shutdown_tag;
 };
 
@@ -77,6 +88,7 @@ struct mc_rpc_stream {
     grpc_call_details details;
     grpc_metadata_array request_md;
     const method_entry *method; /* NULL: unknown method */
+    char *peer;                 /* streams: the peer's address without port, counted */
     grpc_byte_buffer *recv;     /* RECV_MESSAGE output */
     grpc_slice request;         /* the flattened request, alive as long as the call */
     grpc_byte_buffer *send;     /* the message of the batch in flight, if any */
@@ -121,6 +133,7 @@ static void call_free(rpc_call *c) {
     if (c->send)
         grpc_byte_buffer_destroy(c->send);
     grpc_slice_unref(c->request);
+    free(c->peer);
     grpc_call_details_destroy(&c->details);
     grpc_metadata_array_destroy(&c->request_md);
     free(c);
@@ -242,6 +255,37 @@ static void run_unary(rpc_call *c) {
 
 /* ---- streaming -------------------------------------------------------------------------- */
 
+/* The peer of a call without its port: "ipv4:1.2.3.4:5678" -> "ipv4:1.2.3.4",
+ * "ipv6:[::1]:5678" -> "ipv6:[::1]". Caller frees. */
+static char *call_peer_host(grpc_call *call) {
+    char *peer = grpc_call_get_peer(call);
+    char *host = mc_strdup(peer ? peer : "unknown");
+    gpr_free(peer);
+    char *colon = strrchr(host, ':');
+    if (colon && colon != strchr(host, ':'))
+        *colon = '\0';
+    return host;
+}
+
+/* The entry of `peer` (mutex held), created with 0 streams if absent. */
+static peer_streams *peer_entry(mc_rpc_server *srv, const char *peer) {
+    for (size_t i = 0; i < srv->n_peers; i++)
+        if (!strcmp(srv->peers[i].peer, peer))
+            return &srv->peers[i];
+    srv->peers = mc_array_grow(srv->peers, srv->n_peers, sizeof *srv->peers);
+    srv->peers[srv->n_peers] = (peer_streams){mc_strdup(peer), 0};
+    return &srv->peers[srv->n_peers++];
+}
+
+/* One stream of `peer` is over (mutex held); an entry without streams goes. */
+static void peer_release(mc_rpc_server *srv, const char *peer) {
+    peer_streams *p = peer_entry(srv, peer);
+    if (--p->streams > 0)
+        return;
+    free(p->peer);
+    *p = srv->peers[--srv->n_peers];
+}
+
 static void *stream_main(void *arg) {
     rpc_call *c = arg;
     mc_rpc_server *srv = c->srv;
@@ -254,23 +298,34 @@ static void *stream_main(void *arg) {
     finish_call(c, code, msg, NULL);
     pthread_mutex_lock(&srv->mu);
     srv->live_streams--;
+    peer_release(srv, c->peer);
     pthread_mutex_unlock(&srv->mu);
     call_release(c); /* the thread's reference; may free the call */
     return NULL;
 }
 
-/* Starts the handler thread; false (and nothing started) when over the stream limit. */
-static bool spawn_stream(rpc_call *c) {
+/* Starts the handler thread; false (and nothing started, *why says which) when over the
+ * stream limit of the server or of the call's peer. */
+static bool spawn_stream(rpc_call *c, const char **why) {
     mc_rpc_server *srv = c->srv;
+    c->peer = call_peer_host(c->call);
     pthread_mutex_lock(&srv->mu);
+    peer_streams *p = peer_entry(srv, c->peer);
     bool room = srv->live_streams < srv->max_streams;
-    if (room) {
+    bool peer_room = p->streams < srv->max_streams_per_peer;
+    if (room && peer_room) {
         srv->live_streams++;
+        p->streams++;
         c->refs++; /* the thread's reference */
+    } else if (p->streams == 0) {
+        p->streams = 1;
+        peer_release(srv, c->peer); /* drop the entry just created */
     }
     pthread_mutex_unlock(&srv->mu);
-    if (!room)
+    if (!room || !peer_room) {
+        *why = room ? "too many concurrent streams from this peer" : "too many concurrent streams";
         return false;
+    }
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -282,8 +337,10 @@ static bool spawn_stream(rpc_call *c) {
         return true;
     pthread_mutex_lock(&srv->mu);
     srv->live_streams--;
+    peer_release(srv, c->peer);
     c->refs--; /* cannot reach 0: the caller still holds the RECV reference */
     pthread_mutex_unlock(&srv->mu);
+    *why = "cannot start a stream thread";
     return false;
 }
 
@@ -318,10 +375,23 @@ bool mc_rpc_stream_send(mc_rpc_stream *c, const uint8_t *data, size_t len) {
         c->send = NULL;
         return false;
     }
+    /* A client that does not read blocks the send (flow control): give it
+     * stream_send_timeout_ms, then cancel the call, which completes the send as failed. */
+    struct timespec until = mc_monotonic_after_ms(srv->stream_send_timeout_ms);
     pthread_mutex_lock(&srv->mu);
-    while (c->send_busy)
-        pthread_cond_wait(&srv->stream_cv, &srv->mu);
-    bool ok = c->send_ok && !c->closed;
+    bool cancelled = false;
+    while (c->send_busy) {
+        if (cancelled)
+            pthread_cond_wait(&srv->stream_cv, &srv->mu);
+        else if (pthread_cond_timedwait(&srv->stream_cv, &srv->mu, &until) != 0) {
+            cancelled = true;
+            grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                                         "the client does not read its stream: dropped", NULL);
+        }
+    }
+    bool ok = c->send_ok && !c->closed && !cancelled;
+    if (cancelled)
+        c->closed = true;
     pthread_mutex_unlock(&srv->mu);
     grpc_byte_buffer_destroy(c->send);
     c->send = NULL;
@@ -403,10 +473,11 @@ static void on_recv(rpc_call *c, bool ok) {
     c->request = rpc_buffer_read(c->recv);
     grpc_byte_buffer_destroy(c->recv);
     c->recv = NULL;
+    const char *why = NULL;
     if (c->method->unary)
         run_unary(c);
-    else if (!spawn_stream(c))
-        finish_call(c, MC_RPC_RESOURCE_EXHAUSTED, "too many concurrent streams", NULL);
+    else if (!spawn_stream(c, &why))
+        finish_call(c, MC_RPC_RESOURCE_EXHAUSTED, why, NULL);
     call_release(c); /* the RECV reference */
 }
 
@@ -475,19 +546,31 @@ static void *worker_main(void *arg) {
 
 static void add_method(mc_rpc_server *srv, const char *name, mc_rpc_unary_fn unary,
                        mc_rpc_stream_fn stream, void *ctx) {
-    srv->methods = mc_realloc(srv->methods, (srv->n_methods + 1) * sizeof *srv->methods);
+    srv->methods = mc_array_grow(srv->methods, srv->n_methods, sizeof *srv->methods);
     srv->methods[srv->n_methods++] = (method_entry){mc_strdup(name), unary, stream, ctx};
 }
 
-static grpc_server *create_grpc_server(size_t max_message) {
-    grpc_arg args[2];
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = rpc_clamp_int(max_message);
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    args[1].value.integer = rpc_clamp_int(max_message);
-    grpc_channel_args channel_args = {2, args};
+static grpc_arg int_arg(char *key, int value) {
+    grpc_arg a;
+    memset(&a, 0, sizeof a);
+    a.type = GRPC_ARG_INTEGER;
+    a.key = key;
+    a.value.integer = value;
+    return a;
+}
+
+/* Every bound gRPC enforces for us (see mc_rpc_server_options). */
+static grpc_server *create_grpc_server(size_t max_message, int idle_ms) {
+    grpc_arg args[7];
+    size_t n = 0;
+    args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, rpc_clamp_int(max_message));
+    args[n++] = int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, rpc_clamp_int(max_message));
+    args[n++] = int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, MC_RPC_HANDSHAKE_TIMEOUT_MS);
+    args[n++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, MC_MAX_STREAMS_PER_CONNECTION);
+    args[n++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, MC_MAX_METADATA_BYTES);
+    if (idle_ms > 0)
+        args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, idle_ms);
+    grpc_channel_args channel_args = {n, args};
     return grpc_server_create(&channel_args, NULL);
 }
 
@@ -505,12 +588,18 @@ mc_rpc_server *mc_rpc_server_new(const mc_rpc_server_options *opts) {
     srv->max_message = o.max_message_size ? o.max_message_size : MC_RPC_DEFAULT_MAX_MESSAGE;
     srv->n_workers = o.workers > 0 ? o.workers : MC_RPC_DEFAULT_WORKERS;
     srv->max_streams = o.max_streams > 0 ? o.max_streams : MC_RPC_DEFAULT_MAX_STREAMS;
+    srv->max_streams_per_peer =
+        o.max_streams_per_peer > 0 ? o.max_streams_per_peer : MC_MAX_STREAMS_PER_PEER_DEFAULT;
+    srv->stream_send_timeout_ms =
+        o.stream_send_timeout_ms > 0 ? o.stream_send_timeout_ms : MC_STREAM_SEND_TIMEOUT_MS;
+    int idle_ms = o.max_connection_idle_ms == 0 ? MC_MAX_CONNECTION_IDLE_MS_DEFAULT
+                                                : o.max_connection_idle_ms;
     atomic_init(&srv->serving, true);
     pthread_mutex_init(&srv->mu, NULL);
     init_monotonic_cond(&srv->state_cv);
     init_monotonic_cond(&srv->stream_cv);
     srv->shutdown_tag = (rpc_tag){TAG_SHUTDOWN, NULL};
-    srv->server = create_grpc_server(srv->max_message);
+    srv->server = create_grpc_server(srv->max_message, idle_ms);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     add_method(srv, MC_RPC_HEALTH_CHECK, rpc_health_check, NULL, srv);
@@ -641,6 +730,9 @@ void mc_rpc_server_free(mc_rpc_server *srv) {
         free(srv->methods[i].name);
     free(srv->methods);
     free(srv->workers);
+    for (size_t i = 0; i < srv->n_peers; i++)
+        free(srv->peers[i].peer);
+    free(srv->peers);
     pthread_cond_destroy(&srv->stream_cv);
     pthread_cond_destroy(&srv->state_cv);
     pthread_mutex_destroy(&srv->mu);

@@ -54,6 +54,8 @@ struct mc_xchain_queue {
     pthread_t *threads;
     int n_threads;
     mc_histogram *wait_time; /* borrowed, may be NULL */
+    bool has_key;
+    mc_mac_key key; /* secret: wiped by _free */
 };
 
 /* ---- time ---------------------------------------------------------------------------- */
@@ -229,7 +231,16 @@ static outcome deliver_remote(mc_xchain_queue *q, const mc_cross_chain_request *
                               unsigned attempt) {
     mc_buf payload = {0}, msg = {0}, out = {0};
     mc_cross_chain_request_encode(&payload, r);
-    mc_pb_pack_routed(target_chain(r), payload.data, payload.len, &msg);
+    if (q->has_key)
+        mc_pb_pack_cross_chain(target_chain(r), payload.data, payload.len, &q->key, &msg);
+    else
+        mc_pb_pack_routed(target_chain(r), payload.data, payload.len, &msg);
+    if (msg.len > q->opt.max_message_size && attempt % 10 == 0)
+        /* Workers cut updates to MC_MAX_CROSS_CHAIN_UPDATE_BYTES, and one block's bundles
+         * are smaller than its certificate: this is a bug, and it blocks this recipient. */
+        mc_log(MC_LOG_ERROR, "xchain",
+               "cross-chain request for shard %u is %zu bytes, over the message limit of %zu",
+               shard, msg.len, q->opt.max_message_size);
     char why[MC_RPC_MSG_MAX] = "";
     const char *path =
         mc_service_method_path(MC_SERVICE_WORKER, MC_METHOD_HANDLE_CROSS_CHAIN_REQUEST);
@@ -349,6 +360,9 @@ mc_xchain_queue *mc_xchain_queue_new(const mc_xchain_queue_config *cfg, mc_error
     q->n_shards = cfg->n_shards;
     q->opt = mc_xchain_options_resolve(&cfg->options);
     q->wait_time = cfg->wait_time_ms;
+    q->has_key = cfg->auth_key != NULL;
+    if (cfg->auth_key)
+        q->key = *cfg->auth_key;
     q->addresses = mc_calloc(q->n_shards, sizeof *q->addresses);
     q->local = mc_calloc(q->n_shards, sizeof *q->local);
     q->channels = mc_calloc(q->n_shards, sizeof *q->channels);
@@ -443,6 +457,7 @@ void mc_xchain_queue_free(mc_xchain_queue *q) {
     free(q->threads);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
+    mc_mac_key_wipe(&q->key);
     free(q);
 }
 

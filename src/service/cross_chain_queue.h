@@ -11,7 +11,8 @@
  *    replace it.
  *  - At most one request per key is in flight, so each key is delivered in order.
  *  - Delivery: a shard of this process gets a direct mc_worker_handle_cross_chain call; a
- *    remote shard gets ValidatorWorker/HandleCrossChainRequest over gRPC with a deadline.
+ *    remote shard gets ValidatorWorker/HandleCrossChainRequest over gRPC with a deadline,
+ *    authenticated with the validator's internal MAC key.
  *  - A transport failure or a STORAGE error answer is retried after
  *    min(retry_delay_ms * attempt, max_backoff_ms), forever: the recipient shard may be down
  *    for a while and a dropped update would only be re-sent at the sender's next block or
@@ -62,6 +63,9 @@ typedef struct {
     /* linera_cross_chain_queue_wait_time: ms from enqueue to the start of each delivery
      * attempt; NULL = not recorded. Borrowed. */
     struct mc_histogram *wait_time_ms;
+    /* The validator's internal MAC key (copied): remote deliveries carry its MAC, without
+     * which shards refuse them. NULL: no MAC (only for shards that are all local). */
+    const mc_mac_key *auth_key;
 } mc_xchain_queue_config;
 
 /* Counters, read atomically together. */

@@ -22,10 +22,13 @@ struct mc_notifier_sub {
     mc_notifier_sub *prev, *next;
     mc_chain_id *chains; /* sorted; NULL/0 = every chain */
     size_t n_chains;
-    mc_notification *ring; /* hub->capacity slots */
-    size_t head, count;
+    mc_notification *ring; /* cap slots, grown geometrically up to hub->capacity */
+    size_t cap, head, count;
     uint64_t dropped;
 };
+
+/* A new subscriber's queue starts this small: idle subscribers cost little. */
+#define RING_INITIAL 16
 
 struct mc_notifier {
     pthread_mutex_t mu;
@@ -78,7 +81,8 @@ mc_notifier_sub *mc_notifier_subscribe(mc_notifier *hub, const mc_chain_id *chai
         sub->n_chains = n;
         qsort(sub->chains, n, sizeof *chains, chain_cmp);
     }
-    sub->ring = mc_calloc(hub->capacity, sizeof *sub->ring);
+    sub->cap = hub->capacity < RING_INITIAL ? hub->capacity : RING_INITIAL;
+    sub->ring = mc_calloc(sub->cap, sizeof *sub->ring);
     pthread_mutex_lock(&hub->mu);
     sub->next = hub->subs;
     if (hub->subs)
@@ -128,15 +132,28 @@ static bool sub_wants(const mc_notifier_sub *sub, const mc_chain_id *chain) {
            bsearch(chain, sub->chains, sub->n_chains, sizeof *chain, chain_cmp) != NULL;
 }
 
+/* Doubles the ring (up to the hub's capacity), keeping the queue in order. */
+static void sub_grow(mc_notifier_sub *sub) {
+    size_t cap = sub->cap * 2 < sub->hub->capacity ? sub->cap * 2 : sub->hub->capacity;
+    mc_notification *ring = mc_calloc(cap, sizeof *ring);
+    for (size_t i = 0; i < sub->count; i++)
+        ring[i] = sub->ring[(sub->head + i) % sub->cap];
+    free(sub->ring);
+    sub->ring = ring;
+    sub->cap = cap;
+    sub->head = 0;
+}
+
 /* Appends to the ring; a full ring loses its oldest entry. Caller holds the hub lock. */
 static void sub_push(mc_notifier_sub *sub, const mc_notification *n) {
-    size_t cap = sub->hub->capacity;
-    if (sub->count == cap) {
-        sub->head = (sub->head + 1) % cap;
+    if (sub->count == sub->cap && sub->cap < sub->hub->capacity)
+        sub_grow(sub);
+    if (sub->count == sub->cap) {
+        sub->head = (sub->head + 1) % sub->cap;
         sub->count--;
         sub->dropped++;
     }
-    sub->ring[(sub->head + sub->count) % cap] = *n;
+    sub->ring[(sub->head + sub->count) % sub->cap] = *n;
     sub->count++;
 }
 
@@ -162,7 +179,7 @@ size_t mc_notifier_poll(mc_notifier_sub *sub, mc_notification *out, size_t max) 
     size_t n = 0;
     for (; n < max && sub->count > 0; n++) {
         out[n] = sub->ring[sub->head];
-        sub->head = (sub->head + 1) % hub->capacity;
+        sub->head = (sub->head + 1) % sub->cap;
         sub->count--;
     }
     pthread_mutex_unlock(&hub->mu);
@@ -195,16 +212,25 @@ static bool send_notification(mc_rpc_stream *stream, const mc_notification *n) {
 }
 
 /* Forwards queued notifications until the stream is cancelled (a send fails or the wait
- * reports cancellation). */
-static void pump(mc_notifier_sub *sub, mc_rpc_stream *stream) {
+ * reports cancellation) or the subscriber falls behind (its queue overflowed: then the
+ * stream is dropped rather than silently missing notifications; the client subscribes
+ * again and re-reads the chains it watches). Returns the status to end the stream with. */
+static mc_rpc_code pump(mc_notifier_sub *sub, mc_rpc_stream *stream, char *msg, size_t msg_len) {
     mc_notification batch[STREAM_BATCH];
     for (;;) {
+        uint64_t dropped = mc_notifier_dropped(sub);
+        if (dropped) {
+            snprintf(msg, msg_len,
+                     "subscriber too slow: %llu notifications dropped; subscribe again",
+                     (unsigned long long)dropped);
+            return MC_RPC_RESOURCE_EXHAUSTED;
+        }
         size_t n = mc_notifier_poll(sub, batch, STREAM_BATCH);
         for (size_t i = 0; i < n; i++)
             if (!send_notification(stream, &batch[i]))
-                return;
+                return MC_RPC_CANCELLED;
         if (n == 0 && !mc_rpc_stream_wait(stream, STREAM_WAIT_SLICE_MS))
-            return;
+            return MC_RPC_CANCELLED;
     }
 }
 
@@ -222,11 +248,13 @@ mc_rpc_code mc_notifier_serve_subscribe(void *ctx, const uint8_t *req, size_t le
      * seen it is delivered. */
     mc_notifier_sub *sub = mc_notifier_subscribe(hub, chains, n);
     free(chains);
+    /* CANCELLED: the stream is over (client gone or server shutting down), the status is
+     * moot. */
+    mc_rpc_code code = MC_RPC_CANCELLED;
     if (send_notification(stream, NULL))
-        pump(sub, stream);
+        code = pump(sub, stream, msg, msg_len);
     mc_notifier_unsubscribe(sub);
-    /* The stream is over (client gone or server shutting down): the status is moot. */
-    return MC_RPC_CANCELLED;
+    return code;
 }
 
 mc_rpc_code mc_notifier_serve_notify_batch(void *ctx, const uint8_t *req, size_t len, mc_buf *resp,

@@ -1,10 +1,13 @@
 /* notifier.h - a hub that fans notifications out to subscribers (a proxy's Subscribe
  * streams, fed by the shards' NotifyBatch pushes).
  *
- * A subscriber names the chains it wants (none = every chain) and gets a bounded queue.
- * Publishing never blocks on a slow subscriber: when a queue is full its oldest entry is
- * dropped and counted, because a client that falls behind re-synchronises from the chain
- * state anyway, whereas a stalled publisher would stall every shard's NotifyBatch.
+ * A subscriber names the chains it wants (none = every chain) and gets a bounded queue
+ * (growing geometrically from a few entries to the capacity, so idle subscribers cost
+ * little). Publishing never blocks on a slow subscriber: when a queue is full its oldest
+ * entry is dropped and counted, whereas a stalled publisher would stall every shard's
+ * NotifyBatch. A Subscribe stream whose queue dropped anything is then ended (see
+ * mc_notifier_serve_subscribe): a slow subscriber never holds up the others, and it
+ * learns that it missed notifications.
  *
  * Thread safety: every function may be called from any thread. One mutex guards the whole
  * hub: publishing touches every subscriber anyway, and a validator serves hundreds of
@@ -19,7 +22,7 @@
 #include "rpc/rpc.h"
 #include "worker/worker.h"
 
-#define MC_NOTIFIER_DEFAULT_QUEUE 1000
+#define MC_NOTIFIER_DEFAULT_QUEUE MC_SUBSCRIBER_QUEUE_DEFAULT
 
 typedef struct mc_notifier mc_notifier;
 typedef struct mc_notifier_sub mc_notifier_sub;
@@ -56,7 +59,8 @@ size_t mc_notifier_subscriber_count(mc_notifier *hub);
 
 /* rpc.v1.ValidatorNode/Subscribe: unpacks the SubscriptionRequest (malformed ->
  * INVALID_ARGUMENT), sends the empty opening notification, then every matching
- * notification until the stream is cancelled. */
+ * notification until the stream is cancelled, or ends it with RESOURCE_EXHAUSTED once the
+ * subscriber's queue overflowed (it did not read fast enough). */
 mc_rpc_code mc_notifier_serve_subscribe(void *ctx, const uint8_t *req, size_t len,
                                         mc_rpc_stream *stream, char *msg, size_t msg_len);
 /* rpc.v1.NotifierService/NotifyBatch: publishes the batch (malformed -> INVALID_ARGUMENT);

@@ -59,14 +59,24 @@ static void chain_to_pb(const mc_chain_id *id, Rpc__V1__ChainId *pb) {
 
 /* ---- routed requests (all five request types share this wire form) ---- */
 
-void mc_pb_pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t len, mc_buf *out) {
+/* (chain_id = 1, bytes = 2[, mac = 3]): NULL mac for every request but cross-chain ones. */
+static void pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t len,
+                        const mc_mac *mac, mc_buf *out) {
     Rpc__V1__ChainId id;
     chain_to_pb(chain, &id);
     Rpc__V1__CrossChainRequest msg = RPC__V1__CROSS_CHAIN_REQUEST__INIT;
     msg.chain_id = &id;
     msg.request.data = (uint8_t *)payload;
     msg.request.len = len;
+    if (mac) {
+        msg.mac.data = (uint8_t *)mac->b;
+        msg.mac.len = MC_MAC_LEN;
+    }
     pack_message(&msg.base, out);
+}
+
+void mc_pb_pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t len, mc_buf *out) {
+    pack_routed(chain, payload, len, NULL, out);
 }
 
 mc_status mc_pb_unpack_routed(const uint8_t *data, size_t len, mc_chain_id *chain,
@@ -78,6 +88,41 @@ mc_status mc_pb_unpack_routed(const uint8_t *data, size_t len, mc_chain_id *chai
     if (!chain_from_pb(msg->chain_id, chain))
         st = mc_error_set(err, MC_ERR_DECODE, "request has no valid 32-byte chain id");
     else {
+        *payload = mc_memdup(msg->request.data, msg->request.len);
+        *payload_len = msg->request.len;
+    }
+    rpc__v1__cross_chain_request__free_unpacked(msg, NULL);
+    return st;
+}
+
+mc_mac mc_service_cross_chain_mac(const mc_mac_key *key, const mc_chain_id *chain,
+                                  const uint8_t *payload, size_t len) {
+    return mc_mac_typed(key, "CrossChainRequest", chain->b, MC_HASH_LEN, payload, len);
+}
+
+void mc_pb_pack_cross_chain(const mc_chain_id *chain, const uint8_t *payload, size_t len,
+                            const mc_mac_key *key, mc_buf *out) {
+    mc_mac mac = mc_service_cross_chain_mac(key, chain, payload, len);
+    pack_routed(chain, payload, len, &mac, out);
+}
+
+mc_status mc_pb_unpack_cross_chain(const uint8_t *data, size_t len, const mc_mac_key *key,
+                                   mc_chain_id *chain, uint8_t **payload, size_t *payload_len,
+                                   bool *mac_ok, mc_error *err) {
+    *mac_ok = false;
+    Rpc__V1__CrossChainRequest *msg = rpc__v1__cross_chain_request__unpack(NULL, len, data);
+    if (!msg)
+        return bad_message("request", err);
+    mc_status st = MC_OK;
+    if (!chain_from_pb(msg->chain_id, chain))
+        st = mc_error_set(err, MC_ERR_DECODE, "request has no valid 32-byte chain id");
+    else {
+        if (msg->mac.len == MC_MAC_LEN) {
+            mc_mac got,
+                want = mc_service_cross_chain_mac(key, chain, msg->request.data, msg->request.len);
+            memcpy(got.b, msg->mac.data, MC_MAC_LEN);
+            *mac_ok = mc_mac_equal(&got, &want);
+        }
         *payload = mc_memdup(msg->request.data, msg->request.len);
         *payload_len = msg->request.len;
     }

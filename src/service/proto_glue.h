@@ -33,6 +33,20 @@ void mc_pb_pack_routed(const mc_chain_id *chain, const uint8_t *payload, size_t 
 mc_status mc_pb_unpack_routed(const uint8_t *data, size_t len, mc_chain_id *chain,
                               uint8_t **payload, size_t *payload_len, mc_error *err);
 
+/* CrossChainRequest{chain_id, request, mac}: a routed request authenticated with the
+ * validator's internal MAC key (mc_service_cross_chain_mac). */
+void mc_pb_pack_cross_chain(const mc_chain_id *chain, const uint8_t *payload, size_t len,
+                            const mc_mac_key *key, mc_buf *out);
+/* As mc_pb_unpack_routed, and *mac_ok tells whether the request carries the valid MAC of
+ * `key` for its chain id and payload. */
+mc_status mc_pb_unpack_cross_chain(const uint8_t *data, size_t len, const mc_mac_key *key,
+                                   mc_chain_id *chain, uint8_t **payload, size_t *payload_len,
+                                   bool *mac_ok, mc_error *err);
+/* The MAC of a cross-chain request: keyed BLAKE2b-256 over "CrossChainRequest::" ||
+ * chain id || canonical request. */
+mc_mac mc_service_cross_chain_mac(const mc_mac_key *key, const mc_chain_id *chain,
+                                  const uint8_t *payload, size_t len);
+
 /* NodeResponse{response}. */
 void mc_pb_pack_response(const uint8_t *resp, size_t len, mc_buf *out);
 mc_status mc_pb_unpack_response(const uint8_t *data, size_t len, uint8_t **resp, size_t *resp_len,

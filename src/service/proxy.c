@@ -135,7 +135,12 @@ mc_proxy *mc_proxy_new(const mc_proxy_config *cfg, mc_error *err) {
     mc_request_metrics_init(&p->metrics, cfg->metrics, "linera_proxy");
     connect_shards(p, cfg);
     p->hub = mc_notifier_new(cfg->subscriber_queue);
-    p->pub = mc_rpc_server_new(&cfg->server);
+    mc_rpc_server_options pub_opts = cfg->server;
+    if (cfg->max_subscriptions > 0)
+        pub_opts.max_streams = cfg->max_subscriptions;
+    if (cfg->max_subscriptions_per_peer > 0)
+        pub_opts.max_streams_per_peer = cfg->max_subscriptions_per_peer;
+    p->pub = mc_rpc_server_new(&pub_opts);
     p->priv = mc_rpc_server_new(&cfg->server);
     mc_notifier_set_wake(p->hub, wake_streams, p->pub);
     register_public(p);

@@ -42,8 +42,13 @@ typedef struct {
      * checks. 0 = MC_PROXY_DEFAULT_TIMEOUT_MS. */
     int send_timeout_ms;
     int recv_timeout_ms;
-    mc_rpc_server_options server;        /* both servers; zero = defaults (16 MiB messages) */
-    size_t subscriber_queue;             /* per Subscribe stream; 0 = MC_NOTIFIER_DEFAULT_QUEUE */
+    mc_rpc_server_options server; /* both servers; zero = defaults (16 MiB messages) */
+    size_t subscriber_queue;      /* per Subscribe stream; 0 = MC_NOTIFIER_DEFAULT_QUEUE */
+    /* Subscribe streams served at once, in total (0 = MC_MAX_STREAMS_DEFAULT) and from one
+     * peer IP address (0 = MC_MAX_STREAMS_PER_PEER_DEFAULT); over either, RESOURCE_EXHAUSTED.
+     * They override the public server's max_streams and max_streams_per_peer. */
+    int max_subscriptions;
+    int max_subscriptions_per_peer;
     const char *version;                 /* GetVersionInfo's version; NULL = "microchain" */
     struct mc_metrics_registry *metrics; /* linera_proxy_request_*; NULL = none; borrowed */
 } mc_proxy_config;

@@ -11,6 +11,7 @@
 #include "worker/local_validator.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,26 @@ static void feed_destroy(proxy_feed *f) {
     pthread_mutex_destroy(&f->mu);
 }
 
+/* ---- storage health -------------------------------------------------------------------- */
+
+/* While a storage error lasts (disk full, read-only or failing disk), the shards refuse
+ * requests with UNAVAILABLE and report NOT_SERVING, and a probe writes to every local store
+ * with backoff until all accept writes again. */
+#define PROBE_FIRST_DELAY_MS 100
+#define PROBE_MAX_DELAY_MS 2000
+#define PROBE_LOG_EVERY 10
+static const uint8_t PROBE_ROOT[] = "\xffhealth-probe"; /* no chain partition starts with ff */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_bool failing; /* read without the lock on every request */
+    char reason[MC_RPC_MSG_MAX];
+    int64_t since_ms;
+    bool stopping, running;
+    pthread_t thread;
+} storage_health;
+
 /* ---- server state -------------------------------------------------------------------- */
 
 typedef struct {
@@ -164,7 +185,8 @@ typedef struct {
 } local_shard;
 
 struct mc_shard_server {
-    mc_keypair key; /* the workers point here */
+    mc_keypair key;          /* the workers point here */
+    mc_mac_key internal_key; /* authenticates cross-chain requests between our shards */
     uint32_t n_shards;
     local_shard *locals;
     size_t n_local;
@@ -178,7 +200,152 @@ struct mc_shard_server {
     bool started, shut_down;
     mc_request_metrics metrics;
     mc_gauge *xchain_tasks; /* linera_cross_chain_message_tasks */
+    storage_health health;
 };
+
+static void set_all_serving(mc_shard_server *s, bool serving) {
+    for (size_t i = 0; i < s->n_local; i++)
+        if (s->locals[i].rpc)
+            mc_rpc_server_set_serving(s->locals[i].rpc, serving);
+}
+
+/* A request met a storage error: refuse everything until the probe sees storage work. */
+static void storage_failed(mc_shard_server *s, const char *reason) {
+    storage_health *h = &s->health;
+    pthread_mutex_lock(&h->mu);
+    if (!atomic_load(&h->failing)) {
+        snprintf(h->reason, sizeof h->reason, "%s", reason);
+        h->since_ms = mc_monotonic_ms();
+        atomic_store(&h->failing, true);
+        set_all_serving(s, false);
+        mc_log(MC_LOG_ERROR, "shard",
+               "storage failing (%s): requests get UNAVAILABLE and health is NOT_SERVING until "
+               "storage accepts writes again",
+               reason);
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* One durable write and its read-back on every local store. */
+static bool probe_stores(mc_shard_server *s, mc_kv_store *const *stores, char *why, size_t len) {
+    for (size_t i = 0; i < s->n_local; i++) {
+        mc_kv_batch b = {0};
+        int64_t now = mc_monotonic_ms();
+        mc_kv_batch_put(&b, "probe", 5, &now, sizeof now);
+        mc_error err = {0};
+        mc_status st = mc_kv_write_batch(stores[i], PROBE_ROOT, sizeof PROBE_ROOT - 1, &b, &err);
+        mc_kv_batch_free(&b);
+        uint8_t *v = NULL;
+        size_t vlen = 0;
+        if (!st)
+            st = mc_kv_get(stores[i], PROBE_ROOT, sizeof PROBE_ROOT - 1, (const uint8_t *)"probe",
+                           5, &v, &vlen, &err);
+        free(v);
+        if (st) {
+            snprintf(why, len, "shard %u: %s", s->locals[i].index, err.message);
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef struct {
+    mc_shard_server *server;
+    mc_kv_store **stores;
+} probe_args;
+
+static void *probe_main(void *arg) {
+    probe_args *a = arg;
+    mc_shard_server *s = a->server;
+    storage_health *h = &s->health;
+    int delay = PROBE_FIRST_DELAY_MS;
+    unsigned attempt = 0;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stopping) {
+        if (!atomic_load(&h->failing)) {
+            delay = PROBE_FIRST_DELAY_MS;
+            attempt = 0;
+            pthread_cond_wait(&h->cv, &h->mu);
+            continue;
+        }
+        struct timespec until = mc_monotonic_after_ms(delay);
+        pthread_cond_timedwait(&h->cv, &h->mu, &until);
+        if (h->stopping)
+            break;
+        pthread_mutex_unlock(&h->mu);
+        char why[MC_RPC_MSG_MAX];
+        bool ok = probe_stores(s, a->stores, why, sizeof why);
+        pthread_mutex_lock(&h->mu);
+        if (ok) {
+            atomic_store(&h->failing, false);
+            set_all_serving(s, true);
+            mc_log(MC_LOG_INFO, "shard", "storage works again after %lld ms: serving",
+                   (long long)(mc_monotonic_ms() - h->since_ms));
+            continue;
+        }
+        snprintf(h->reason, sizeof h->reason, "%s", why);
+        if (++attempt % PROBE_LOG_EVERY == 0)
+            mc_log(MC_LOG_ERROR, "shard", "storage still failing: %s", why);
+        delay = delay * 2 > PROBE_MAX_DELAY_MS ? PROBE_MAX_DELAY_MS : delay * 2;
+    }
+    pthread_mutex_unlock(&h->mu);
+    free(a->stores);
+    free(a);
+    return NULL;
+}
+
+static void health_init(storage_health *h) {
+    pthread_mutex_init(&h->mu, NULL);
+    init_monotonic_cond(&h->cv);
+    atomic_init(&h->failing, false);
+}
+
+static void health_start(mc_shard_server *s, mc_kv_store *const *stores) {
+    probe_args *a = mc_calloc(1, sizeof *a);
+    a->server = s;
+    a->stores = mc_memdup(stores, s->n_local * sizeof *stores);
+    s->health.running = pthread_create(&s->health.thread, NULL, probe_main, a) == 0;
+    if (!s->health.running) {
+        free(a->stores);
+        free(a);
+    }
+}
+
+static void health_stop(storage_health *h) {
+    pthread_mutex_lock(&h->mu);
+    h->stopping = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    if (h->running)
+        pthread_join(h->thread, NULL);
+    h->running = false;
+}
+
+bool mc_shard_server_storage_ok(mc_shard_server *s, char *reason, size_t cap) {
+    storage_health *h = &s->health;
+    if (!atomic_load(&h->failing))
+        return true;
+    pthread_mutex_lock(&h->mu);
+    bool failing = atomic_load(&h->failing);
+    if (failing && cap)
+        snprintf(reason, cap, "%s", h->reason);
+    pthread_mutex_unlock(&h->mu);
+    return !failing;
+}
+
+/* The storage error of a worker answer, if it is one (its message in msg). */
+static bool is_storage_error(const mc_buf *out, char *msg, size_t msg_len) {
+    if (out->len < 2 || out->data[0] != MC_RESPONSE_ERROR || out->data[1] != MC_NODE_ERR_STORAGE)
+        return false;
+    mc_node_response resp;
+    snprintf(msg, msg_len, "storage error");
+    if (mc_node_response_from_bytes(out->data, out->len, &resp, NULL) == MC_OK) {
+        snprintf(msg, msg_len, "%.200s", resp.error.message);
+        mc_node_response_free(&resp);
+    }
+    return true;
+}
 
 /* mc_notify_fn of the workers: fan out to every proxy's feed. */
 static void on_notification(void *ctx, const mc_notification *n) {
@@ -249,26 +416,74 @@ static void log_refusal(mc_node_method m, const mc_chain_id *chain, const mc_buf
     mc_node_response_free(&r);
 }
 
+/* Unpacks a request; a cross-chain request must carry the MAC of this validator's internal
+ * key (it can delete outbox entries or fill inboxes: only our own shards may send one). */
+static mc_rpc_code unpack_request(method_ctx *mctx, const uint8_t *req, size_t len,
+                                  mc_chain_id *chain, uint8_t **payload, size_t *plen, char *msg,
+                                  size_t msg_len) {
+    mc_error err = {0};
+    if (mctx->method != MC_METHOD_HANDLE_CROSS_CHAIN_REQUEST) {
+        if (!mc_pb_unpack_routed(req, len, chain, payload, plen, &err))
+            return MC_RPC_OK;
+        snprintf(msg, msg_len, "%s", err.message);
+        return MC_RPC_INVALID_ARGUMENT;
+    }
+    bool mac_ok = false;
+    if (mc_pb_unpack_cross_chain(req, len, &mctx->srv->internal_key, chain, payload, plen, &mac_ok,
+                                 &err)) {
+        snprintf(msg, msg_len, "%s", err.message);
+        return MC_RPC_INVALID_ARGUMENT;
+    }
+    if (mac_ok)
+        return MC_RPC_OK;
+    free(*payload);
+    *payload = NULL;
+    snprintf(msg, msg_len,
+             "cross-chain requests are accepted only from the shards of this validator: "
+             "missing or invalid MAC");
+    return MC_RPC_UNAUTHENTICATED;
+}
+
 static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_buf *resp, char *msg,
                                  size_t msg_len) {
     method_ctx *mctx = ctx;
     mc_chain_id chain;
     uint8_t *payload = NULL;
     size_t plen = 0;
-    mc_error err = {0};
-    if (mc_pb_unpack_routed(req, len, &chain, &payload, &plen, &err)) {
-        snprintf(msg, msg_len, "%s", err.message);
-        return MC_RPC_INVALID_ARGUMENT;
+    mc_shard_server *srv = mctx->srv;
+    if (!mc_shard_server_storage_ok(srv, msg, msg_len)) {
+        char why[MC_RPC_MSG_MAX];
+        snprintf(why, sizeof why, "%s", msg);
+        snprintf(msg, msg_len, "storage unavailable: %s", why);
+        mc_request_metrics_record(&srv->metrics, mctx->method, 0, "unavailable");
+        return MC_RPC_UNAVAILABLE;
+    }
+    mc_rpc_code refused = unpack_request(mctx, req, len, &chain, &payload, &plen, msg, msg_len);
+    if (refused) {
+        mc_log(MC_LOG_INFO, "shard", "%s refused: %s: %s", mc_node_method_name(mctx->method),
+               mc_rpc_code_name(refused), msg);
+        mc_request_metrics_record(&mctx->srv->metrics, mctx->method, 0,
+                                  refused == MC_RPC_UNAUTHENTICATED ? "unauthenticated"
+                                                                    : "invalid_argument");
+        return refused;
     }
     mc_rpc_code code = MC_RPC_INVALID_ARGUMENT;
     mc_worker *w = route(mctx->srv, mctx->method, &chain, payload, plen, msg, msg_len);
     double start = mc_monotonic_ms_precise();
     const char *error_type = "invalid_argument";
     char type_buf[48];
+    char storage_msg[MC_RPC_MSG_MAX];
     if (w) {
         mc_buf out = {0};
         mc_worker_handle_bytes(w, mctx->method, payload, plen, &out);
-        if (!is_decode_error(&out, msg, msg_len)) {
+        if (is_storage_error(&out, storage_msg, sizeof storage_msg)) {
+            /* Not an answer the client can act on: this validator cannot serve right now
+             * (and whatever was not stored, e.g. a vote, is not sent). */
+            storage_failed(mctx->srv, storage_msg);
+            snprintf(msg, msg_len, "storage unavailable: %s", storage_msg);
+            code = MC_RPC_UNAVAILABLE;
+            error_type = "unavailable";
+        } else if (!is_decode_error(&out, msg, msg_len)) {
             mc_pb_pack_response(out.data, out.len, resp);
             code = MC_RPC_OK;
             error_type = mc_request_error_type(code, resp, type_buf, sizeof type_buf);
@@ -276,7 +491,7 @@ static mc_rpc_code handle_routed(void *ctx, const uint8_t *req, size_t len, mc_b
         }
         mc_buf_free(&out);
     }
-    if (code != MC_RPC_OK)
+    if (code == MC_RPC_INVALID_ARGUMENT)
         mc_log(MC_LOG_INFO, "shard", "%s for chain %02x%02x%02x%02x...: invalid argument: %s",
                mc_node_method_name(mctx->method), chain.b[0], chain.b[1], chain.b[2], chain.b[3],
                msg);
@@ -438,15 +653,22 @@ static void create_feeds(mc_shard_server *s, const mc_shard_server_config *c) {
 mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error *err) {
     if (check_config(cfg, err))
         return NULL;
+    mc_mac_key internal_key;
+    mc_mac_key_derive(&internal_key, cfg->key);
     mc_xchain_queue_config qc = {.n_shards = cfg->n_shards,
                                  .shard_addresses = cfg->shard_addresses,
                                  .options = cfg->cross_chain,
-                                 .wait_time_ms = queue_wait_histogram(cfg->metrics)};
+                                 .wait_time_ms = queue_wait_histogram(cfg->metrics),
+                                 .auth_key = &internal_key};
     mc_xchain_queue *queue = mc_xchain_queue_new(&qc, err);
-    if (!queue)
+    if (!queue) {
+        mc_mac_key_wipe(&internal_key);
         return NULL;
+    }
     mc_shard_server *s = mc_calloc(1, sizeof *s);
     s->key = *cfg->key;
+    s->internal_key = internal_key;
+    mc_mac_key_wipe(&internal_key);
     s->n_shards = cfg->n_shards;
     s->queue = queue;
     s->notify_opt = resolve_notify(&cfg->notify);
@@ -455,6 +677,7 @@ mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error
         s->local_of_shard[k] = -1;
     for (int m = 0; m < MC_METHOD_COUNT; m++)
         s->methods[m] = (method_ctx){.srv = s, .method = (mc_node_method)m};
+    health_init(&s->health);
     mc_request_metrics_init(&s->metrics, cfg->metrics, "linera_server");
     register_queue_metrics(s, cfg->metrics);
     create_feeds(s, cfg);
@@ -467,6 +690,7 @@ mc_shard_server *mc_shard_server_new(const mc_shard_server_config *cfg, mc_error
             mc_shard_server_free(s);
             return NULL;
         }
+    health_start(s, cfg->stores);
     return s;
 }
 
@@ -539,7 +763,9 @@ void mc_shard_server_shutdown(mc_shard_server *s, int grace_ms) {
     if (s->shut_down)
         return;
     s->shut_down = true;
-    /* Servers first: no handler can then enqueue cross-chain requests or notifications. */
+    /* The probe first: it must not report SERVING again once shutdown has begun. */
+    health_stop(&s->health);
+    /* Servers next: no handler can then enqueue cross-chain requests or notifications. */
     stop_rpc_servers(s, grace_ms);
     mc_xchain_queue_stop(s->queue);
     for (size_t i = 0; i < s->n_feeds; i++)
@@ -564,6 +790,9 @@ void mc_shard_server_free(mc_shard_server *s) {
     free(s->locals);
     free(s->local_of_shard);
     mc_keypair_wipe(&s->key);
+    mc_mac_key_wipe(&s->internal_key);
+    pthread_cond_destroy(&s->health.cv);
+    pthread_mutex_destroy(&s->health.mu);
     free(s);
 }
 

@@ -12,6 +12,15 @@
  * Malformed protobuf, undecodable payloads, foreign or mismatched chain ids are answered
  * with INVALID_ARGUMENT (and the server keeps serving); everything else with a NodeResponse
  * carrying the worker's mc_node_response (including protocol errors a client acts on).
+ * HandleCrossChainRequest must carry the MAC of the validator's internal key (derived from
+ * its signing key: only its own shards have it); without one it gets UNAUTHENTICATED.
+ *
+ * Storage faults: a worker answer that is a storage error (disk full, read-only or failing
+ * disk) is not passed on: the request gets UNAVAILABLE, is logged at ERROR, and so is every
+ * request after it, with the health check NOT_SERVING, until a background probe (a durable
+ * write and read on every local store, retried with backoff from 0.1 to 2 s) succeeds; then
+ * the shards serve again by themselves. Nothing that was not stored is answered (a vote
+ * whose write failed never leaves).
  *
  * Cross-chain requests produced by the workers go through an mc_xchain_queue
  * (cross_chain_queue.h): directly to a local shard, over gRPC to a remote one, retried with
@@ -110,6 +119,11 @@ void mc_shard_server_shutdown(mc_shard_server *s, int grace_ms);
 
 /* Shuts down (grace 0) if needed and frees everything but the stores. NULL is a no-op. */
 void mc_shard_server_free(mc_shard_server *s);
+
+/* False while storage fails (since a request met a storage error, until a probe write to
+ * every local store succeeds), with the last error in reason (cap bytes). Meanwhile every
+ * request gets UNAVAILABLE and the gRPC health check NOT_SERVING. Thread-safe. */
+bool mc_shard_server_storage_ok(mc_shard_server *s, char *reason, size_t cap);
 
 /* Counters for metrics: cross-chain queue and notification delivery. */
 mc_shard_server_stats mc_shard_server_get_stats(mc_shard_server *s);

@@ -129,11 +129,23 @@ mc_kv_store *mc_kv_memory_open(void);
 typedef struct {
     bool durable; /* fsync every batch (group-committed) */
     bool create_if_missing;
+    /* Writes (and opening) are refused while the file system has less free space than
+     * this, so RocksDB's own flushes and compactions still fit: 0 = MC_STORAGE_MIN_FREE_BYTES,
+     * negative = no reserve (tests). */
+    int64_t min_free_bytes;
 } mc_kv_rocksdb_options;
 
 /* Opens (or creates) a RocksDB database in directory `path`. opts may be NULL (not durable,
  * create if missing). A directory already opened by another store (in this process or
- * another) fails with MC_ERR_IO naming the lock. */
+ * another) fails with MC_ERR_IO naming the lock.
+ *
+ * Faults (disk full, read-only or failing disk): every failure is an MC_ERR_IO status,
+ * never an abort. Opening fails on a disk without the reserve. A write fails, without
+ * touching RocksDB, while free space is under the reserve; a write that RocksDB itself
+ * fails (its WAL hit ENOSPC or EIO) leaves RocksDB refusing writes, so the next write
+ * first reopens the database (at most every MC_STORAGE_REOPEN_INTERVAL_MS), which brings
+ * it back once the cause is gone. Reads keep working meanwhile. Nothing acknowledged as
+ * written is lost; a write reported as failed may or may not have reached the disk. */
 mc_status mc_kv_rocksdb_open(const char *path, const mc_kv_rocksdb_options *opts, mc_kv_store **out,
                              mc_error *err);
 

@@ -292,7 +292,7 @@ static origin_inbox *origin_of(mc_worker *w, const mc_chain_id *chain, origin_in
     for (size_t i = 0; i < *n; i++)
         if (mc_hash_equal(&(*list)[i].origin, origin))
             return &(*list)[i];
-    *list = mc_realloc(*list, (*n + 1) * sizeof **list);
+    *list = mc_array_grow(*list, *n, sizeof **list);
     origin_inbox *o = &(*list)[(*n)++];
     memset(o, 0, sizeof *o);
     o->origin = *origin;
@@ -302,7 +302,7 @@ static origin_inbox *origin_of(mc_worker *w, const mc_chain_id *chain, origin_in
 }
 
 static void add_missing(mc_node_error *e, const mc_chain_id *origin, mc_height height) {
-    e->missing = mc_realloc(e->missing, (e->n_missing + 1) * sizeof *e->missing);
+    e->missing = mc_array_grow(e->missing, e->n_missing, sizeof *e->missing);
     e->missing[e->n_missing++] = (mc_chain_and_height){.origin = *origin, .height = height};
 }
 
@@ -587,23 +587,66 @@ static void handle_validated(mc_worker *w, mc_chain_state *s, const mc_certifica
     }
 }
 
+static int chain_id_cmp(const void *a, const void *b) {
+    return memcmp(a, b, sizeof(mc_chain_id));
+}
+
+/* Distinct recipients of a block: chains it sent messages to and chains it created, in
+ * chain id order (caller frees). Sorted rather than searched: a block may have 10,000. */
+static size_t block_recipients(const mc_block *block, mc_chain_id **out) {
+    size_t n = 0;
+    mc_chain_id *list = NULL;
+    for (size_t i = 0; i < block->outcome.n_messages; i++)
+        for (size_t j = 0; j < block->outcome.messages[i].n; j++) {
+            list = mc_array_grow(list, n, sizeof *list);
+            list[n++] = block->outcome.messages[i].items[j].destination;
+        }
+    for (size_t i = 0; i < block->outcome.n_new_chains; i++) {
+        list = mc_array_grow(list, n, sizeof *list);
+        list[n++] = mc_chain_description_id(&block->outcome.new_chains[i]);
+    }
+    if (n > 1)
+        qsort(list, n, sizeof *list, chain_id_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || !mc_hash_equal(&list[k - 1], &list[i]))
+            list[k++] = list[i];
+    *out = list;
+    return k;
+}
+
+/* The outbox entries a confirmed block adds, one per distinct recipient (a chain it sends
+ * messages to or creates: a new chain is told about its own creation through the same
+ * reliable outbox), each chained to the recipient's previous height. */
+static mc_status outbox_entries_for(mc_worker *w, const mc_chain_id *sender, const mc_block *block,
+                                    mc_chain_id **recipients, mc_outbox_entry **entries, size_t *n,
+                                    mc_error *err) {
+    *n = block_recipients(block, recipients);
+    *entries = *n ? mc_calloc(*n, sizeof **entries) : NULL;
+    for (size_t i = 0; i < *n; i++) {
+        mc_outbox_entry *e = &(*entries)[i];
+        e->height = block->block.height;
+        mc_status st = mc_outbox_last(w->cfg.store, sender, &(*recipients)[i], &e->has_previous,
+                                      &e->previous, err);
+        if (st)
+            return st;
+    }
+    return MC_OK;
+}
+
 /* Adds the writes of a confirmed block to the chain batch: inbox consumption, outbox
- * entries for every recipient, block index, new tip and a fresh manager. */
+ * entries, block index, new tip and a fresh manager. */
 static void apply_confirmed(mc_worker *w, mc_chain_state *s, const mc_block *block,
-                            const mc_hash *hash, mc_exec_state *new_exec, mc_kv_batch *batch) {
+                            const mc_hash *hash, mc_exec_state *new_exec,
+                            const mc_chain_id *recipients, const mc_outbox_entry *entries,
+                            size_t n_recipients, mc_kv_batch *batch) {
     const mc_proposed_block *b = &block->block;
     for (size_t i = 0; i < b->n_transactions; i++)
         if (b->transactions[i].kind == MC_TX_RECEIVE_MESSAGES)
             mc_inbox_remove(batch, &b->transactions[i].incoming.origin,
                             &b->transactions[i].incoming.bundle);
-    for (size_t i = 0; i < block->outcome.n_messages; i++)
-        for (size_t j = 0; j < block->outcome.messages[i].n; j++)
-            mc_outbox_add(batch, &block->outcome.messages[i].items[j].destination, b->height);
-    /* A new chain is told about its own creation through the same reliable outbox. */
-    for (size_t i = 0; i < block->outcome.n_new_chains; i++) {
-        mc_chain_id child = mc_chain_description_id(&block->outcome.new_chains[i]);
-        mc_outbox_add(batch, &child, b->height);
-    }
+    for (size_t i = 0; i < n_recipients; i++)
+        mc_outbox_add(batch, &recipients[i], &entries[i]);
     mc_chain_put_block_hash(batch, b->height, hash);
     mc_exec_state_free(&s->exec);
     s->exec = *new_exec;
@@ -615,46 +658,31 @@ static void apply_confirmed(mc_worker *w, mc_chain_state *s, const mc_block *blo
     mc_chain_save_all(s, batch);
 }
 
-static void add_unique(mc_chain_id **list, size_t *n, const mc_chain_id *id) {
-    for (size_t k = 0; k < *n; k++)
-        if (mc_hash_equal(&(*list)[k], id))
-            return;
-    *list = mc_realloc(*list, (*n + 1) * sizeof **list);
-    (*list)[(*n)++] = *id;
-}
-
-/* Distinct recipients of a block: chains it sent messages to and chains it created, in
- * first-seen order (caller frees). */
-static size_t block_recipients(const mc_block *block, mc_chain_id **out) {
-    size_t n = 0;
-    mc_chain_id *list = NULL;
-    for (size_t i = 0; i < block->outcome.n_messages; i++)
-        for (size_t j = 0; j < block->outcome.messages[i].n; j++)
-            add_unique(&list, &n, &block->outcome.messages[i].items[j].destination);
-    for (size_t i = 0; i < block->outcome.n_new_chains; i++) {
-        mc_chain_id child = mc_chain_description_id(&block->outcome.new_chains[i]);
-        add_unique(&list, &n, &child);
-    }
-    *out = list;
-    return n;
-}
-
 static bool store_confirmed(mc_worker *w, mc_chain_state *s, const mc_certificate *c,
                             mc_exec_state *new_exec, mc_node_response *resp) {
     mc_error err = {0};
     mc_hash hash = mc_certificate_value_hash(c);
+    mc_chain_id *recipients = NULL;
+    mc_outbox_entry *entries = NULL;
+    size_t n = 0;
+    mc_status st = outbox_entries_for(w, &s->id, &c->block, &recipients, &entries, &n, &err);
     /* Certificate and child-chain descriptions first: if we crash before the chain state is
      * written, they are harmless extra records and the block is simply applied again. */
-    mc_status st = mc_cert_put(w->cfg.store, c, &err);
+    if (!st)
+        st = mc_cert_put(w->cfg.store, c, &err);
     for (size_t i = 0; !st && i < c->block.outcome.n_new_chains; i++)
         st = mc_description_put(w->cfg.store, &c->block.outcome.new_chains[i], &err);
     if (st) {
+        free(recipients);
+        free(entries);
         mc_exec_state_free(new_exec);
         fail_storage(resp, &err);
         return false;
     }
     mc_kv_batch batch = {0};
-    apply_confirmed(w, s, &c->block, &hash, new_exec, &batch);
+    apply_confirmed(w, s, &c->block, &hash, new_exec, recipients, entries, n, &batch);
+    free(recipients);
+    free(entries);
     st = mc_chain_commit(w->cfg.store, &s->id, &batch, &err);
     mc_kv_batch_free(&batch);
     if (st) {
@@ -765,10 +793,16 @@ void mc_worker_handle_certificate(mc_worker *w, const mc_certificate *c, mc_node
  * Queries and downloads
  * ---------------------------------------------------------------------------------------- */
 
-static void add_pending_bundles(mc_worker *w, const mc_chain_state *s, mc_node_response *resp) {
+/* One page of the inbox (see mc_chain_info_query). */
+static void add_pending_bundles(mc_worker *w, const mc_chain_state *s, const mc_chain_info_query *q,
+                                mc_node_response *resp) {
     mc_error err = {0};
-    if (mc_inbox_list(w->cfg.store, &s->id, &resp->info.requested_pending_bundles,
-                      &resp->info.n_requested_pending_bundles, &err)) {
+    const mc_bundle_position *after =
+        q->has_pending_bundles_after ? &q->pending_bundles_after : NULL;
+    if (mc_inbox_page(w->cfg.store, &s->id, after, MC_MAX_PENDING_BUNDLES_BYTES,
+                      MC_MAX_TRANSACTIONS, &resp->info.requested_pending_bundles,
+                      &resp->info.n_requested_pending_bundles, &resp->info.more_pending_bundles,
+                      &err)) {
         mc_node_response_free(resp);
         fail_storage(resp, &err);
     }
@@ -836,7 +870,7 @@ void mc_worker_handle_query(mc_worker *w, const mc_chain_info_query *q, mc_node_
         mc_committee_clone(resp->info.requested_committee, &w->committee);
     }
     if (q->request_pending_bundles)
-        add_pending_bundles(w, &s, resp);
+        add_pending_bundles(w, &s, q, resp);
 out:
     pthread_mutex_unlock(lock);
     mc_chain_state_free(&s);
@@ -847,8 +881,11 @@ void mc_worker_download(mc_worker *w, const mc_download_request *q, mc_node_resp
     resp->kind = MC_RESPONSE_CERTIFICATES;
     uint32_t limit =
         q->limit < MC_MAX_DOWNLOAD_CERTIFICATES ? q->limit : MC_MAX_DOWNLOAD_CERTIFICATES;
+    size_t bytes = 0;
+    mc_buf scratch = {0};
     /* i <= UINT64_MAX - start: heights never wrap around to the genesis block. */
-    for (uint32_t i = 0; i < limit && i <= UINT64_MAX - q->start_height; i++) {
+    for (uint32_t i = 0;
+         i < limit && i <= UINT64_MAX - q->start_height && bytes < MC_MAX_DOWNLOAD_BYTES; i++) {
         mc_certificate c = {0};
         mc_error err = {0};
         mc_status st =
@@ -856,14 +893,20 @@ void mc_worker_download(mc_worker *w, const mc_download_request *q, mc_node_resp
         if (st == MC_ERR_NOT_FOUND)
             break;
         if (st) {
+            mc_buf_free(&scratch);
             mc_node_response_free(resp);
             fail_storage(resp, &err);
             return;
         }
+        /* The budget counts the certificate that crosses it: the answer always has one. */
+        mc_buf_reset(&scratch);
+        mc_certificate_encode(&scratch, &c);
+        bytes += scratch.len;
         resp->certificates =
-            mc_realloc(resp->certificates, (resp->n_certificates + 1) * sizeof(mc_certificate));
+            mc_array_grow(resp->certificates, resp->n_certificates, sizeof *resp->certificates);
         resp->certificates[resp->n_certificates++] = c;
     }
+    mc_buf_free(&scratch);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -885,7 +928,7 @@ static void block_bundles_for(const mc_block *block, const mc_hash *hash,
             const mc_outgoing_message *m = &l->items[j];
             if (!mc_hash_equal(&m->destination, recipient))
                 continue;
-            b.messages = mc_realloc(b.messages, (b.n_messages + 1) * sizeof *b.messages);
+            b.messages = mc_array_grow(b.messages, b.n_messages, sizeof *b.messages);
             b.messages[b.n_messages] = (mc_posted_message){
                 .has_authenticated_owner = m->has_authenticated_owner,
                 .authenticated_owner = m->authenticated_owner,
@@ -897,7 +940,7 @@ static void block_bundles_for(const mc_block *block, const mc_hash *hash,
         }
         if (b.n_messages == 0)
             continue;
-        *bundles = mc_realloc(*bundles, (*n + 1) * sizeof **bundles);
+        *bundles = mc_array_grow(*bundles, *n, sizeof **bundles);
         (*bundles)[(*n)++] = b;
     }
 }
@@ -910,7 +953,7 @@ static void block_descriptions_for(const mc_block *block, const mc_chain_id *rec
         mc_chain_id id = mc_chain_description_id(d);
         if (!mc_hash_equal(&id, recipient))
             continue;
-        *out = mc_realloc(*out, (*n + 1) * sizeof **out);
+        *out = mc_array_grow(*out, *n, sizeof **out);
         mc_chain_description_clone(&(*out)[(*n)++], d);
     }
 }
@@ -919,58 +962,180 @@ static void free_request(mc_cross_chain_request *r) {
     mc_cross_chain_request_free(r);
 }
 
-/* Sends an UpdateRecipient with every block still queued in sender's outbox for recipient.
- * The outbox is only cleared when the recipient confirms, so this can be repeated safely. */
+/* Encoded bytes of bundles[0..n). */
+static size_t bundles_size(const mc_message_bundle *bundles, size_t n) {
+    mc_buf b = {0};
+    for (size_t i = 0; i < n; i++)
+        mc_message_bundle_encode(&b, &bundles[i]);
+    size_t len = b.len;
+    mc_buf_free(&b);
+    return len;
+}
+
+/* Moves src[0..n) to the end of *dst (*n_dst elements); frees the src array. */
+static void append_bundles(mc_message_bundle **dst, size_t *n_dst, mc_message_bundle *src,
+                           size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        *dst = mc_array_grow(*dst, *n_dst, sizeof **dst);
+        (*dst)[(*n_dst)++] = src[i];
+    }
+    free(src);
+}
+
+/* Sends an UpdateRecipient with the oldest heights still queued in sender's outbox for
+ * recipient, as many as fit in MC_MAX_CROSS_CHAIN_UPDATE_BYTES (at least one); the rest
+ * goes when the recipient confirms these. The outbox is only cleared when the recipient
+ * confirms, so this can be repeated safely. */
 static void send_updates(mc_worker *w, const mc_chain_id *sender, const mc_chain_id *recipient) {
     if (!w->cfg.send_cross_chain)
         return;
-    mc_height *heights = NULL;
+    mc_outbox_entry *entries = NULL;
     size_t n = 0;
     mc_error err = {0};
-    if (mc_outbox_heights(w->cfg.store, sender, recipient, &heights, &n, &err) || n == 0) {
-        free(heights);
+    if (mc_outbox_entries(w->cfg.store, sender, recipient, &entries, &n, &err) || n == 0) {
+        free(entries);
         return;
     }
-    mc_cross_chain_request req = {
-        .kind = MC_XCHAIN_UPDATE_RECIPIENT, .sender = *sender, .recipient = *recipient};
+    mc_cross_chain_request req = {.kind = MC_XCHAIN_UPDATE_RECIPIENT,
+                                  .sender = *sender,
+                                  .recipient = *recipient,
+                                  .has_previous_height = entries[0].has_previous,
+                                  .previous_height = entries[0].previous};
+    size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         mc_certificate c = {0};
-        if (mc_cert_get_by_height(w->cfg.store, sender, heights[i], &c, &err))
+        if (mc_cert_get_by_height(w->cfg.store, sender, entries[i].height, &c, &err))
             break;
         mc_hash h = mc_certificate_value_hash(&c);
-        block_bundles_for(&c.block, &h, recipient, &req.bundles, &req.n_bundles);
+        mc_message_bundle *more = NULL;
+        size_t n_more = 0;
+        block_bundles_for(&c.block, &h, recipient, &more, &n_more);
+        size_t size = bundles_size(more, n_more);
+        if (i > 0 && bytes + size > MC_MAX_CROSS_CHAIN_UPDATE_BYTES) {
+            for (size_t k = 0; k < n_more; k++)
+                mc_message_bundle_free(&more[k]);
+            free(more);
+            mc_certificate_free(&c);
+            break;
+        }
+        bytes += size;
+        append_bundles(&req.bundles, &req.n_bundles, more, n_more);
         block_descriptions_for(&c.block, recipient, &req.new_chains, &req.n_new_chains);
         mc_certificate_free(&c);
     }
-    free(heights);
+    free(entries);
     if (req.n_bundles || req.n_new_chains)
         w->cfg.send_cross_chain(w->cfg.sink_ctx, &req);
     free_request(&req);
 }
 
+/* The description of r's recipient if r validly carries one (a child of the sender). */
+static bool valid_description(const mc_cross_chain_request *r, const mc_chain_description *d) {
+    mc_chain_id id = mc_chain_description_id(d);
+    return mc_hash_equal(&id, &r->recipient) && d->origin == MC_ORIGIN_CHILD &&
+           mc_hash_equal(&d->parent, &r->sender);
+}
+
 /* Stores the descriptions of chains the sender created for this recipient. They are only
  * accepted if they really describe the recipient as a child of the sender. */
-static mc_status store_descriptions(mc_worker *w, const mc_cross_chain_request *r,
-                                    mc_height *latest, mc_error *err) {
+static mc_status store_descriptions(mc_worker *w, const mc_cross_chain_request *r, mc_error *err) {
     for (size_t i = 0; i < r->n_new_chains; i++) {
-        const mc_chain_description *d = &r->new_chains[i];
-        mc_chain_id id = mc_chain_description_id(d);
-        if (!mc_hash_equal(&id, &r->recipient) || d->origin != MC_ORIGIN_CHILD ||
-            !mc_hash_equal(&d->parent, &r->sender))
+        if (!valid_description(r, &r->new_chains[i]))
             continue;
-        mc_status st = mc_description_put(w->cfg.store, d, err);
+        mc_status st = mc_description_put(w->cfg.store, &r->new_chains[i], err);
         if (st)
             return st;
-        if (d->parent_height > *latest)
-            *latest = d->parent_height;
     }
     return MC_OK;
 }
 
+static int height_cmp(const void *a, const void *b) {
+    mc_height x = *(const mc_height *)a, y = *(const mc_height *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The distinct sender heights an update covers, ascending: those of its bundles and of its
+ * valid descriptions (the creation height). False if the bundles are out of order. */
+static bool update_heights(const mc_cross_chain_request *r, mc_height **out, size_t *n_out) {
+    size_t n = 0;
+    mc_height *h = mc_calloc(r->n_bundles + r->n_new_chains + 1, sizeof *h);
+    for (size_t i = 0; i < r->n_bundles; i++) {
+        if (i > 0 && r->bundles[i].height < r->bundles[i - 1].height) {
+            free(h);
+            return false;
+        }
+        h[n++] = r->bundles[i].height;
+    }
+    for (size_t i = 0; i < r->n_new_chains; i++)
+        if (valid_description(r, &r->new_chains[i]))
+            h[n++] = r->new_chains[i].parent_height;
+    qsort(h, n, sizeof *h, height_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || h[k - 1] != h[i])
+            h[k++] = h[i];
+    *out = h;
+    *n_out = k;
+    return true;
+}
+
+/* Adds the bundles of r at sender height h to the batch. */
+static void add_bundles_at(mc_kv_batch *batch, const mc_cross_chain_request *r, mc_height h) {
+    for (size_t i = 0; i < r->n_bundles; i++)
+        if (r->bundles[i].height == h)
+            mc_inbox_add(batch, &r->sender, &r->bundles[i]);
+}
+
+/* Walks the heights of an update against the inbox cursor (next height expected from the
+ * sender): heights below it are retransmissions, the others are added. With check_gaps, a
+ * new height must directly follow the last one received (r->previous_height, then each
+ * height of the update, names its predecessor); otherwise the update skips heights and is
+ * refused: moving the cursor past them would lose their messages for good. Returns the new
+ * cursor, or false with resp set. */
+static bool plan_update(const mc_cross_chain_request *r, mc_height cursor, bool check_gaps,
+                        mc_kv_batch *batch, mc_height *next, mc_node_response *resp) {
+    mc_height *heights = NULL;
+    size_t n = 0;
+    if (!update_heights(r, &heights, &n)) {
+        fail(resp, MC_NODE_ERR_INVALID, "cross-chain update with bundles out of height order");
+        return false;
+    }
+    bool has_pred = r->has_previous_height;
+    mc_height pred = r->previous_height;
+    *next = cursor;
+    for (size_t i = 0; i < n; i++) {
+        mc_height h = heights[i], after, pred_next;
+        if (!mc_next_height(h, &after))
+            continue; /* a height no block can have: nothing could ever follow it */
+        bool follows =
+            has_pred ? mc_next_height(pred, &pred_next) && pred_next == *next : *next == 0;
+        if (h >= *next && check_gaps && !follows) {
+            fail(resp, MC_NODE_ERR_MISSING_CROSS_CHAIN_UPDATES,
+                 "cross-chain update skips heights: its height %llu follows %s%llu, but the "
+                 "inbox has received everything below %llu only",
+                 (unsigned long long)h, has_pred ? "height " : "nothing, not ",
+                 (unsigned long long)(has_pred ? pred : 0), (unsigned long long)*next);
+            resp->error.missing = mc_calloc(1, sizeof *resp->error.missing);
+            resp->error.missing[0] = (mc_chain_and_height){.origin = r->sender, .height = *next};
+            resp->error.n_missing = 1;
+            free(heights);
+            return false;
+        }
+        if (h >= *next) {
+            add_bundles_at(batch, r, h);
+            *next = after;
+        }
+        has_pred = true;
+        pred = h;
+    }
+    free(heights);
+    return true;
+}
+
 /* Stores new bundles (dropping those already received) and descriptions; returns in
  * *latest the highest sender height now fully received, or false if nothing ever was. */
-static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, mc_height *latest,
-                            mc_node_response *resp) {
+static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, bool check_gaps,
+                            mc_height *latest, mc_node_response *resp) {
     mc_error err = {0};
     mc_height cursor = 0;
     if (mc_inbox_cursor(w->cfg.store, &r->recipient, &r->sender, &cursor, &err)) {
@@ -979,19 +1144,13 @@ static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, mc_he
     }
     mc_kv_batch batch = {0};
     mc_height next = cursor;
-    for (size_t i = 0; i < r->n_bundles; i++) {
-        const mc_message_bundle *b = &r->bundles[i];
-        mc_height after;
-        if (b->height < cursor || !mc_next_height(b->height, &after))
-            continue; /* a retransmission (or a height no block can have) */
-        mc_inbox_add(&batch, &r->sender, b);
-        if (after > next)
-            next = after;
+    if (!plan_update(r, cursor, check_gaps, &batch, &next, resp)) {
+        mc_kv_batch_free(&batch);
+        return false;
     }
     if (next != cursor)
         mc_inbox_set_cursor(&batch, &r->sender, next);
-    mc_height described = 0;
-    mc_status st = store_descriptions(w, r, &described, &err);
+    mc_status st = store_descriptions(w, r, &err);
     if (!st && batch.len)
         st = mc_chain_commit(w->cfg.store, &r->recipient, &batch, &err);
     mc_kv_batch_free(&batch);
@@ -999,28 +1158,32 @@ static bool receive_bundles(mc_worker *w, const mc_cross_chain_request *r, mc_he
         fail_storage(resp, &err);
         return false;
     }
-    bool any = next > 0 || r->n_new_chains > 0;
     *latest = next ? next - 1 : 0;
-    if (described > *latest)
-        *latest = described;
-    return any;
+    return next > 0;
 }
 
-static void confirm_delivery(mc_worker *w, const mc_cross_chain_request *r,
+/* Drops the outbox entries the recipient confirmed; *more tells whether later ones remain
+ * (the next chunk of updates to send). */
+static void confirm_delivery(mc_worker *w, const mc_cross_chain_request *r, bool *more,
                              mc_node_response *resp) {
     mc_height *heights = NULL;
     size_t n = 0;
     mc_error err = {0};
+    *more = false;
     if (mc_outbox_heights(w->cfg.store, &r->sender, &r->recipient, &heights, &n, &err)) {
         fail_storage(resp, &err);
         return;
     }
     mc_kv_batch batch = {0};
-    for (size_t i = 0; i < n && heights[i] <= r->latest_height; i++)
+    size_t i = 0;
+    for (; i < n && heights[i] <= r->latest_height; i++)
         mc_outbox_remove(&batch, &r->recipient, heights[i]);
+    *more = i < n;
     free(heights);
-    if (batch.len && mc_chain_commit(w->cfg.store, &r->sender, &batch, &err))
+    if (batch.len && mc_chain_commit(w->cfg.store, &r->sender, &batch, &err)) {
         fail_storage(resp, &err);
+        *more = false;
+    }
     mc_kv_batch_free(&batch);
 }
 
@@ -1033,13 +1196,16 @@ void mc_worker_handle_cross_chain(mc_worker *w, const mc_cross_chain_request *r,
     pthread_mutex_t *lock = chain_lock(w, owner_chain);
     pthread_mutex_lock(lock);
     mc_height latest = 0;
-    bool any = false;
+    bool any = false, more = false;
     if (update)
-        any = receive_bundles(w, r, &latest, resp);
+        any = receive_bundles(w, r, true, &latest, resp);
     else
-        confirm_delivery(w, r, resp);
+        confirm_delivery(w, r, &more, resp);
     pthread_mutex_unlock(lock);
-    if (update && r->n_bundles)
+    /* Outside the lock: the recipient may be handled by this same worker. */
+    if (more)
+        send_updates(w, &r->sender, &r->recipient);
+    if (update && r->n_bundles && resp->kind != MC_RESPONSE_ERROR)
         notify(w, &(mc_notification){.kind = MC_NOTIFY_NEW_BUNDLE,
                                      .chain_id = r->recipient,
                                      .origin = r->sender,
@@ -1070,7 +1236,8 @@ void mc_worker_receive_from_certificate(mc_worker *w, const mc_certificate *c,
     pthread_mutex_lock(lock);
     mc_height latest;
     resp->kind = MC_RESPONSE_EMPTY;
-    receive_bundles(w, &req, &latest, resp);
+    /* A client's local node learns bundles in whatever order it downloads them. */
+    receive_bundles(w, &req, false, &latest, resp);
     pthread_mutex_unlock(lock);
     free_request(&req);
 }

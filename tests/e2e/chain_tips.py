@@ -33,8 +33,8 @@ def field(number, payload):
 
 def query_bytes(chain):
     # canonical mc_chain_info_query: chain id, option<owner> None, three false bools,
-    # option<(height, round)> None.
-    return field(1, field(1, chain)) + field(2, chain + bytes(5))
+    # option<(height, round)> None, option<bundle position> None.
+    return field(1, field(1, chain)) + field(2, chain + bytes(6))
 
 
 def tips(addr, chains):

@@ -99,7 +99,7 @@ class Abuser:
 
     def normal_query(self, chain, when):
         code, resp = self.call("/rpc.v1.ValidatorNode/HandleChainInfoQuery",
-                               request(chain, chain + bytes(5)))
+                               request(chain, chain + bytes(6)))
         # NodeResponse {bytes response = 1}: 0x0a, ULEB length, then the canonical
         # mc_node_response: kind tag 0 (INFO) then the chain id.
         ok = False
@@ -178,19 +178,19 @@ def main():
                         "/rpc.v1.ValidatorNode/" + m, request(chain, b"\xfe" + junk), [IA])
     # 3. Truncated valid messages: the protobuf cut in the middle of a field, and a
     #    well-formed protobuf whose canonical query is cut short.
-    valid = request(chain, chain + bytes(5))
+    valid = request(chain, chain + bytes(6))
     a.expect_status("protobuf truncated inside the payload field (%d of %d bytes)" %
                     (len(valid) - 3, len(valid)), query, valid[:-3], [IA])
     a.expect_status("protobuf truncated inside the chain id field", query, valid[:20], [IA])
     a.expect_status("canonical ChainInfoQuery truncated to 34 bytes", query,
                     request(chain, chain + bytes(2)), [IA])
     a.expect_status("empty request (no chain id)", query, b"", [IA])
-    a.expect_status("chain id of 31 bytes", query, request(chain[:31], chain + bytes(5)), [IA])
+    a.expect_status("chain id of 31 bytes", query, request(chain[:31], chain + bytes(6)), [IA])
     a.expect_status("routing chain id differs from the payload's", query,
-                    request(bytes(32), chain + bytes(5)) if chain != bytes(32) else
-                    request(b"\x01" * 32, chain + bytes(5)), [IA])
+                    request(bytes(32), chain + bytes(6)) if chain != bytes(32) else
+                    request(b"\x01" * 32, chain + bytes(6)), [IA])
     # 4. Oversized: a well-formed request of more than 16 MiB.
-    big = request(chain, chain + bytes(5) + bytes(MAX_MESSAGE + 1024))
+    big = request(chain, chain + bytes(6) + bytes(MAX_MESSAGE + 1024))
     a.expect_status("oversized request (%d bytes > 16 MiB)" % len(big), query, big,
                     [grpc.StatusCode.RESOURCE_EXHAUSTED])
     # 5. Unknown method.
@@ -200,9 +200,15 @@ def main():
         for m in NODE_METHODS + ["HandleCrossChainRequest"]:
             a.expect_status("garbage bytes to ValidatorWorker/%s" % m,
                             "/rpc.v1.ValidatorWorker/" + m, garbage, [IA])
-        a.expect_status("random canonical cross-chain request",
+        # Cross-chain requests come only from the validator's own shards (a MAC of its
+        # internal key): anything else is refused before the payload is even decoded.
+        a.expect_status("cross-chain request without the validator's MAC",
                         "/rpc.v1.ValidatorWorker/HandleCrossChainRequest",
-                        request(chain, b"\x07" + junk), [IA])
+                        request(chain, b"\x07" + junk), [grpc.StatusCode.UNAUTHENTICATED])
+        a.expect_status("cross-chain request with a made-up MAC",
+                        "/rpc.v1.ValidatorWorker/HandleCrossChainRequest",
+                        request(chain, b"\x01" + chain + chain + b"\x00") +
+                        pb_bytes_field(3, bytes(32)), [grpc.StatusCode.UNAUTHENTICATED])
 
     # 6. Raw TCP: bytes that are not HTTP/2 at all, then the HTTP/2 preface followed by
     #    garbage frames.

@@ -189,8 +189,8 @@ def chain_info_query(pb2, pb2_grpc, addr, chain_hex):
     if len(chain) != 32:
         fail("chain id %s is not 32 bytes" % chain_hex, 2)
     # canonical mc_chain_info_query: chain id, option<owner> None, three false bools,
-    # option<(height, round)> None.
-    req = pb2.ChainInfoQuery(chain_id=pb2.ChainId(bytes=chain), query=chain + bytes(5))
+    # option<(height, round)> None, option<bundle position> None.
+    req = pb2.ChainInfoQuery(chain_id=pb2.ChainId(bytes=chain), query=chain + bytes(6))
     with channel(addr) as ch:
         stub = pb2_grpc.ValidatorNodeStub(ch)
         try:

@@ -154,9 +154,13 @@ ACKS="$NET_DIR/acks.txt"
     done
 ) &
 LOAD=$!
-sleep 1
+acks() { wc -l <"$ACKS"; }
+# Progress of the load: N more acknowledged transfers, or the load is over.
+acked_more() { [ "$(acks)" -ge "$1" ] || ! kill -0 "$LOAD" 2>/dev/null; }
+wait_for "the load is under way" 60 acked_more 1
 for s in $(proc_names '^validator_1_shard_'); do proc_kill "$s" TERM; done
-sleep 1
+# Transfers go on without validator 1 (3 of 4 are a quorum) before it comes back.
+wait_for "transfers go on while validator 1 is down" 60 acked_more $(($(acks) + 1))
 for s in $(proc_names '^validator_1_shard_'); do proc_restart "$s"; done
 wait "$LOAD"
 N=$(wc -l <"$ACKS")

@@ -51,7 +51,8 @@ static void load_everything(mc_kv_store *kv, const mc_chain_id *id) {
         mc_chain_state_free(&s);
     mc_incoming_bundle *in = NULL;
     size_t n = 0;
-    mc_status st = mc_inbox_list(kv, id, &in, &n, &err);
+    bool more = false;
+    mc_status st = mc_inbox_page(kv, id, NULL, SIZE_MAX, SIZE_MAX, &in, &n, &more, &err);
     check_status(st, &err, "inbox_list");
     for (size_t i = 0; st == MC_OK && i < n; i++) {
         mc_message_bundle first;

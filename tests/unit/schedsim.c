@@ -825,7 +825,9 @@ static mc_amount supply_at(sc_world *w, size_t v) {
     mc_amount total = tn_balance(w->net, v, &w->m, NULL) + tn_balance(w->net, v, &w->r, NULL);
     mc_incoming_bundle *in = NULL;
     size_t n = 0;
-    if (mc_inbox_list(w->net->stores[v], &w->r, &in, &n, NULL) == MC_OK) {
+    bool more = false;
+    if (mc_inbox_page(w->net->stores[v], &w->r, NULL, SIZE_MAX, SIZE_MAX, &in, &n, &more, NULL) ==
+        MC_OK) {
         for (size_t k = 0; k < n; k++) {
             for (size_t j = 0; j < in[k].bundle.n_messages; j++)
                 total += in[k].bundle.messages[j].message.amount;

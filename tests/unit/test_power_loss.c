@@ -262,7 +262,10 @@ static mc_amount supply_at(world *w, size_t i) {
         total += tn_balance(w->net, i, id, NULL);
         mc_incoming_bundle *in = NULL;
         size_t n = 0;
-        cr_assert_eq(mc_inbox_list(tn_store_for(w->net, i, id), id, &in, &n, NULL), MC_OK);
+        bool more = false;
+        cr_assert_eq(mc_inbox_page(tn_store_for(w->net, i, id), id, NULL, SIZE_MAX, SIZE_MAX, &in,
+                                   &n, &more, NULL),
+                     MC_OK);
         for (size_t k = 0; k < n; k++) {
             for (size_t j = 0; j < in[k].bundle.n_messages; j++)
                 total += in[k].bundle.messages[j].message.amount; /* every message is a credit */

@@ -159,11 +159,29 @@ static void sleep_ms(int ms) {
     nanosleep(&t, NULL);
 }
 
-/* Polls until the hub has `n` subscribers (or fails after 5 s). */
+static int64_t now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Polls until the hub has `n` subscribers (or fails after 10 s). */
 static void wait_subscribers(mc_notifier *hub, size_t n) {
-    for (int i = 0; i < 500 && mc_notifier_subscriber_count(hub) != n; i++)
+    int64_t deadline = now_ms() + 10000;
+    while (mc_notifier_subscriber_count(hub) != n && now_ms() < deadline)
         sleep_ms(10);
     cr_assert_eq(mc_notifier_subscriber_count(hub), n);
+}
+
+/* Polls until exactly `n` shards answer the proxy's health checks (or fails after 30 s):
+ * one round of checks may miss its deadline on a loaded machine, which says nothing about
+ * the shards. */
+static void wait_shards_serving(mc_proxy *p, uint32_t n) {
+    int64_t deadline = now_ms() + 30000;
+    uint32_t serving;
+    while ((serving = mc_proxy_check_shards(p)) != n && now_ms() < deadline)
+        sleep_ms(50);
+    cr_assert_eq(serving, n, "%u shards serving, want %u", serving, n);
 }
 
 /* ---- routing ------------------------------------------------------------------------- */
@@ -223,7 +241,7 @@ Test(proxy, dead_shard_fails_only_its_chains) {
     uint64_t rng = 99;
     mc_chain_id on0 = chain_on_shard(&rng, 0, 2), on1 = chain_on_shard(&rng, 1, 2);
     assert_routed(node, &on1, 2);
-    cr_assert_eq(mc_proxy_check_shards(p), 2);
+    wait_shards_serving(p, 2);
 
     fake_shard_kill(shards[1]);
     shards[1] = NULL;
@@ -238,7 +256,7 @@ Test(proxy, dead_shard_fails_only_its_chains) {
         mc_chain_id other = chain_on_shard(&rng, 0, 2);
         assert_routed(node, &other, 2);
     }
-    cr_assert_eq(mc_proxy_check_shards(p), 1);
+    wait_shards_serving(p, 1);
 
     mc_grpc_node_free(node);
     mc_proxy_free(p);
@@ -444,6 +462,144 @@ Test(proxy, cancelled_subscribers_free_their_streams) {
     fake_shard_kill(shards[0]);
 }
 
+/* ---- bounded subscriptions ----------------------------------------------------------- */
+
+static mc_proxy *proxy_with(fake_shard **shards, const mc_proxy_config *extra) {
+    const char *addrs[1] = {shards[0]->addr};
+    mc_proxy_config cfg = *extra;
+    cfg.shards = addrs;
+    cfg.n_shards = 1;
+    cfg.public_address = "127.0.0.1:0";
+    cfg.private_address = "127.0.0.1:0";
+    mc_error err;
+    mc_proxy *p = mc_proxy_new(&cfg, &err);
+    cr_assert(p, "%s", err.message);
+    cr_assert_eq(mc_proxy_start(p, &err), MC_OK, "%s", err.message);
+    return p;
+}
+
+/* One client (one peer address) gets at most max_subscriptions_per_peer streams. */
+Test(proxy, subscriptions_are_bounded_per_peer) {
+    fake_shard *shards[1] = {fake_shard_start(0)};
+    mc_proxy_config extra = {.max_subscriptions = 8, .max_subscriptions_per_peer = 3};
+    mc_proxy *p = proxy_with(shards, &extra);
+    mc_grpc_node *node = node_to(p);
+    subscriber held[3];
+    for (int i = 0; i < 3; i++) {
+        held[i] = (subscriber){.node = node, .timeout_ms = 3000};
+        subscriber_start(&held[i]);
+    }
+    wait_subscribers(mc_proxy_notifier(p), 3);
+    subscriber extra_one = {.node = node, .timeout_ms = 3000};
+    subscriber_start(&extra_one);
+    pthread_join(extra_one.thread, NULL);
+    cr_assert_eq(extra_one.st, MC_ERR_UNAVAILABLE);
+    cr_assert(strstr(extra_one.err.message, "RESOURCE_EXHAUSTED") &&
+                  strstr(extra_one.err.message, "from this peer"),
+              "%s", extra_one.err.message);
+    for (int i = 0; i < 3; i++)
+        pthread_join(held[i].thread, NULL);
+    mc_grpc_node_free(node);
+    mc_proxy_free(p);
+    fake_shard_kill(shards[0]);
+}
+
+/* Counts notifications; a slow one stops reading at its first until released. */
+typedef struct {
+    mc_grpc_node *node;
+    bool slow;
+    atomic_int got, release;
+    atomic_int want;         /* stop after this many; 0 = never */
+    atomic_uint next_height; /* the height expected next (in order) */
+    atomic_bool out_of_order;
+    mc_status st;
+    mc_error err;
+    pthread_t thread;
+} counting_subscriber;
+
+static bool on_counted(void *ctx, const mc_notification *n) {
+    counting_subscriber *s = ctx;
+    if (n->height != atomic_load(&s->next_height))
+        atomic_store(&s->out_of_order, true);
+    atomic_store(&s->next_height, (unsigned)n->height + 1);
+    int got = atomic_fetch_add(&s->got, 1) + 1;
+    while (s->slow && !atomic_load(&s->release))
+        usleep(5000);
+    int want = atomic_load(&s->want);
+    return want == 0 || got < want;
+}
+
+static void *counting_main(void *arg) {
+    counting_subscriber *s = arg;
+    s->st = mc_grpc_subscribe(s->node, NULL, 0, on_counted, s, 120000, &s->err);
+    return NULL;
+}
+
+#define FLOOD_CHUNK 128
+#define FLOOD_MAX 400000 /* far more than any flow-control window holds */
+
+/* A subscriber that stops reading is dropped (its stream ends with RESOURCE_EXHAUSTED) and
+ * never holds up the others: a reading subscriber gets every notification, in order. */
+Test(proxy, slow_subscriber_is_dropped_and_blocks_nobody) {
+    fake_shard *shards[1] = {fake_shard_start(0)};
+    mc_proxy_config extra = {.subscriber_queue = 4 * FLOOD_CHUNK,
+                             .server = {.stream_send_timeout_ms = 500}};
+    mc_proxy *p = proxy_with(shards, &extra);
+    mc_grpc_node *node = node_to(p);
+    counting_subscriber *fast = calloc(1, sizeof *fast), *slow = calloc(1, sizeof *slow);
+    fast->node = slow->node = node;
+    slow->slow = true;
+    cr_assert_eq(pthread_create(&fast->thread, NULL, counting_main, fast), 0);
+    cr_assert_eq(pthread_create(&slow->thread, NULL, counting_main, slow), 0);
+    wait_subscribers(mc_proxy_notifier(p), 2);
+    char priv[64];
+    target_of(mc_proxy_private_port(p), priv, sizeof priv);
+    mc_rpc_channel *ch = mc_rpc_channel_new(priv, 0);
+    uint64_t rng = 11;
+    mc_chain_id c = random_chain(&rng);
+    mc_notification batch[FLOOD_CHUNK];
+    int sent = 0;
+    /* Publish until the slow one is dropped, no faster than the reading one reads (so its
+     * own queue never overflows). */
+    while (mc_notifier_subscriber_count(mc_proxy_notifier(p)) == 2 && sent < FLOOD_MAX) {
+        for (int i = 0; i < FLOOD_CHUNK; i++)
+            batch[i] = new_block(&c, (mc_height)(sent + i));
+        mc_buf b = {0};
+        mc_pb_pack_notification_batch(batch, FLOOD_CHUNK, &b);
+        cr_assert_eq(raw_call(ch, MC_PATH_NOTIFY_BATCH, b.data, b.len), MC_RPC_OK);
+        mc_buf_free(&b);
+        sent += FLOOD_CHUNK;
+        int64_t deadline = now_ms() + 10000;
+        while (atomic_load(&fast->got) < sent && now_ms() < deadline)
+            sleep_ms(1);
+        cr_assert_geq(atomic_load(&fast->got), sent,
+                      "the reading subscriber is held up after %d notifications", sent);
+    }
+    cr_log_info("slow subscriber dropped after %d notifications", sent);
+    cr_assert_lt(sent, FLOOD_MAX, "the slow subscriber was never dropped");
+    /* One more, at which the reading subscriber stops. */
+    atomic_store(&fast->want, sent + 1);
+    batch[0] = new_block(&c, (mc_height)sent);
+    mc_buf b = {0};
+    mc_pb_pack_notification_batch(batch, 1, &b);
+    cr_assert_eq(raw_call(ch, MC_PATH_NOTIFY_BATCH, b.data, b.len), MC_RPC_OK);
+    mc_buf_free(&b);
+    pthread_join(fast->thread, NULL);
+    cr_assert_eq(fast->st, MC_OK, "%s", fast->err.message);
+    cr_assert_eq(atomic_load(&fast->got), sent + 1);
+    cr_assert_not(atomic_load(&fast->out_of_order));
+    wait_subscribers(mc_proxy_notifier(p), 0);
+    atomic_store(&slow->release, 1);
+    pthread_join(slow->thread, NULL);
+    cr_assert_eq(slow->st, MC_ERR_UNAVAILABLE, "%s", slow->err.message);
+    mc_rpc_channel_free(ch);
+    free(fast);
+    free(slow);
+    mc_grpc_node_free(node);
+    mc_proxy_free(p);
+    fake_shard_kill(shards[0]);
+}
+
 /* ---- health and version -------------------------------------------------------------- */
 
 Test(proxy, health_and_version) {
@@ -458,7 +614,7 @@ Test(proxy, health_and_version) {
     mc_proxy_set_serving(p, true);
     cr_assert(mc_grpc_health(target, 2000));
     cr_assert_not(mc_grpc_health("127.0.0.1:1", 500));
-    cr_assert_eq(mc_proxy_check_shards(p), 2);
+    wait_shards_serving(p, 2);
 
     mc_grpc_version_info v;
     mc_error err;
@@ -647,7 +803,7 @@ Test(proxy, end_to_end_transfer_through_proxy_and_real_shards) {
     mc_shard_server *shards = mc_shard_server_new(&scfg, &err);
     cr_assert(shards, "%s", err.message);
     cr_assert_eq(mc_shard_server_start(shards, &err), MC_OK, "%s", err.message);
-    cr_assert_eq(mc_proxy_check_shards(p), 2);
+    wait_shards_serving(p, 2);
 
     mc_grpc_node *node = node_to(p);
     subscriber watch_b = {

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -124,6 +125,20 @@ static mc_rpc_code h_count(void *ctx, const uint8_t *req, size_t len, mc_rpc_str
     return code;
 }
 
+/* Streams 16 KiB messages until a send fails: fills a client's flow-control window fast. */
+static mc_rpc_code h_flood(void *ctx, const uint8_t *req, size_t len, mc_rpc_stream *stream,
+                           char *msg, size_t msg_len) {
+    (void)req, (void)len, (void)msg, (void)msg_len;
+    test_ctx *t = ctx;
+    static const uint8_t item[16 * 1024];
+    atomic_fetch_add(&t->stream_started, 1);
+    while (mc_rpc_stream_send(stream, item, sizeof item))
+        atomic_fetch_add(&t->stream_sent, 1);
+    atomic_store(&t->stream_failed, 1);
+    atomic_fetch_add(&t->stream_ended, 1);
+    return MC_RPC_OK;
+}
+
 /* Sends "hello", then one "event" per pending event when notified, until cancelled. */
 static mc_rpc_code h_idle(void *ctx, const uint8_t *req, size_t len, mc_rpc_stream *stream,
                           char *msg, size_t msg_len) {
@@ -164,6 +179,7 @@ static void fx_start(fixture *f, const mc_rpc_server_options *opts, size_t clien
     cr_assert(mc_rpc_server_add_unary(f->srv, "/test.Echo/Sleep", h_sleep, c));
     cr_assert(mc_rpc_server_add_stream(f->srv, "/test.Echo/Count", h_count, c));
     cr_assert(mc_rpc_server_add_stream(f->srv, "/test.Echo/Idle", h_idle, c));
+    cr_assert(mc_rpc_server_add_stream(f->srv, "/test.Echo/Flood", h_flood, c));
     f->port = mc_rpc_server_add_port(f->srv, "127.0.0.1:0");
     cr_assert(f->port > 0);
     cr_assert(mc_rpc_server_start(f->srv));
@@ -810,6 +826,145 @@ Test(rpc, python_grpcio_client) {
     int rc = run(argv);
     unlink(path);
     cr_assert_eq(rc, 0, "the python client failed (exit %d)", rc);
+    assert_echo_works(&f);
+    fx_stop(&f);
+}
+
+/* ---- bounded resources ------------------------------------------------------------------ */
+
+/* Streams are bounded per peer IP address as well as in total: one client cannot take them
+ * all. The server listens on IPv4 and IPv6 loopback, two peers for the same machine. */
+Test(rpc, streams_are_bounded_per_peer) {
+    fixture f;
+    memset(&f, 0, sizeof f);
+    mc_rpc_init();
+    mc_rpc_server_options opts = {.max_streams = 4, .max_streams_per_peer = 2};
+    f.srv = mc_rpc_server_new(&opts);
+    cr_assert(mc_rpc_server_add_stream(f.srv, "/test.Echo/Idle", h_idle, &f.ctx));
+    f.port = mc_rpc_server_add_port(f.srv, "127.0.0.1:0");
+    cr_assert_gt(f.port, 0);
+    char v6[64];
+    snprintf(v6, sizeof v6, "[::1]:%d", f.port);
+    bool have_v6 = mc_rpc_server_add_port(f.srv, v6) == f.port;
+    cr_assert(mc_rpc_server_start(f.srv));
+    snprintf(f.target, sizeof f.target, "127.0.0.1:%d", f.port);
+    f.ch = mc_rpc_channel_new(f.target, 0);
+    fixture f6 = f; /* the same server, reached over IPv6 */
+    f6.ch = have_v6 ? mc_rpc_channel_new(v6, 0) : NULL;
+
+    stream_client s[4] = {{.f = &f, .method = "/test.Echo/Idle"},
+                          {.f = &f, .method = "/test.Echo/Idle"},
+                          {.f = &f6, .method = "/test.Echo/Idle"},
+                          {.f = &f6, .method = "/test.Echo/Idle"}};
+    pthread_t t[4];
+    int n = have_v6 ? 4 : 2;
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(pthread_create(&t[i], NULL, stream_client_main, &s[i]), 0);
+        cr_assert(wait_for(&s[i].got, 1, 10000), "stream %d got no hello", i);
+    }
+    char msg[MC_RPC_MSG_MAX];
+    counter c = {.stop_at = UINT32_MAX};
+    cr_assert_eq(
+        mc_rpc_call_stream(f.ch, "/test.Echo/Idle", NULL, 0, 5000, on_count, &c, msg, sizeof msg),
+        MC_RPC_RESOURCE_EXHAUSTED, "a third stream from one peer: %s", msg);
+    cr_assert(strstr(msg, "from this peer"), "message: %s", msg);
+    if (have_v6) {
+        /* The other peer still gets its two; then all 4 are taken. */
+        for (int i = 2; i < 4; i++) {
+            cr_assert_eq(pthread_create(&t[i], NULL, stream_client_main, &s[i]), 0);
+            cr_assert(wait_for(&s[i].got, 1, 10000), "stream %d got no hello", i);
+        }
+        cr_assert_eq(mc_rpc_call_stream(f6.ch, "/test.Echo/Idle", NULL, 0, 5000, on_count, &c, msg,
+                                        sizeof msg),
+                     MC_RPC_RESOURCE_EXHAUSTED);
+        cr_assert_not(strstr(msg, "from this peer"), "the total limit: %s", msg);
+    } else
+        cr_log_warn("no IPv6 loopback: only the per-peer refusal was checked");
+    mc_rpc_server_shutdown(f.srv, 0);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    mc_rpc_channel_free(f6.ch);
+    fx_stop(&f);
+}
+
+/* A client that stops reading its stream fills HTTP/2 flow control, and the handler's send
+ * blocks. After stream_send_timeout_ms the stream is cancelled, so the handler's thread and
+ * stream slot come back, while other calls carry on. */
+typedef struct {
+    fixture *f;
+    atomic_int got, release;
+    mc_rpc_code code;
+} stuck_client;
+
+static bool on_stuck(void *ctx, const uint8_t *data, size_t len) {
+    (void)data, (void)len;
+    stuck_client *s = ctx;
+    if (atomic_fetch_add(&s->got, 1) == 0)
+        while (!atomic_load(&s->release)) /* stop reading: the window fills */
+            sleep_ms(5);
+    return true;
+}
+
+static void *stuck_client_main(void *p) {
+    stuck_client *s = p;
+    char msg[MC_RPC_MSG_MAX];
+    s->code =
+        mc_rpc_call_stream(s->f->ch, "/test.Echo/Flood", NULL, 0, 0, on_stuck, s, msg, sizeof msg);
+    return NULL;
+}
+
+Test(rpc, stream_to_a_client_that_does_not_read_is_dropped) {
+    fixture f;
+    mc_rpc_server_options opts = {.stream_send_timeout_ms = 300};
+    fx_start(&f, &opts, 0);
+    stuck_client s = {.f = &f};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, stuck_client_main, &s), 0);
+    cr_assert(wait_for(&f.ctx.stream_ended, 1, 20000),
+              "the handler is still blocked on a client that does not read (%d sent)",
+              atomic_load(&f.ctx.stream_sent));
+    assert_echo_works(&f);
+    atomic_store(&s.release, 1);
+    pthread_join(t, NULL);
+    cr_assert_neq(s.code, MC_RPC_OK);
+    fx_stop(&f);
+}
+
+/* Connections that never make a call (a flood of idle connections holds memory) are
+ * closed by the server after max_connection_idle_ms. */
+#define IDLE_CONNECTIONS 50
+
+Test(rpc, idle_connections_are_closed) {
+    fixture f;
+    mc_rpc_server_options opts = {.max_connection_idle_ms = 300};
+    fx_start(&f, &opts, 0);
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                                  "\x00\x00\x00\x04\x00\x00\x00\x00\x00"; /* + SETTINGS */
+    struct pollfd fds[IDLE_CONNECTIONS];
+    for (int i = 0; i < IDLE_CONNECTIONS; i++) {
+        fds[i] = (struct pollfd){.fd = connect_to(f.port), .events = POLLIN};
+        cr_assert_eq(write(fds[i].fd, preface, sizeof preface - 1), (ssize_t)sizeof preface - 1);
+    }
+    int closed = 0;
+    for (double deadline = now_ms() + 20000; closed < IDLE_CONNECTIONS && now_ms() < deadline;) {
+        if (poll(fds, IDLE_CONNECTIONS, 100) <= 0)
+            continue;
+        for (int i = 0; i < IDLE_CONNECTIONS; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            char buf[4096];
+            if (read(fds[i].fd, buf, sizeof buf) <= 0) { /* EOF: the server closed it */
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                closed++;
+            }
+        }
+    }
+    for (int i = 0; i < IDLE_CONNECTIONS; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    cr_assert_eq(closed, IDLE_CONNECTIONS, "%d of %d idle connections closed", closed,
+                 IDLE_CONNECTIONS);
     assert_echo_works(&f);
     fx_stop(&f);
 }

@@ -1,9 +1,13 @@
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +41,63 @@ uint64_t tu_rand(uint64_t *state) {
     x ^= x >> 27;
     *state = x;
     return x * 0x2545F4914F6CDD1Dull;
+}
+
+char *tu_tmpfs_mount(size_t bytes, char *why, size_t why_len) {
+    if (geteuid() != 0) {
+        snprintf(why, why_len, "needs root to mount a tmpfs (run as root, as CI does)");
+        return NULL;
+    }
+    char *dir = tu_make_temp_dir();
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%zu,mode=0700", bytes);
+    if (mount("tmpfs", dir, "tmpfs", 0, opts) != 0) {
+        snprintf(why, why_len, "mount -t tmpfs on %s: %s", dir, strerror(errno));
+        rmdir(dir);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+void tu_tmpfs_unmount(char *dir) {
+    if (!dir)
+        return;
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
+    free(dir);
+}
+
+uint64_t tu_free_bytes(const char *dir) {
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0)
+        return 0;
+    return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+int tu_fill_disk(const char *dir, uint64_t leave) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd < 0)
+        return -1;
+    static char block[64 * 1024];
+    int rc = 0;
+    for (uint64_t free_now; (free_now = tu_free_bytes(dir)) > leave;) {
+        uint64_t n = free_now - leave < sizeof block ? free_now - leave : sizeof block;
+        if (write(fd, block, n) < 0) {
+            rc = errno == ENOSPC ? 0 : -1;
+            break;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+void tu_unfill_disk(const char *dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/filler", dir);
+    unlink(path);
 }
 
 bool tu_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms) {
